@@ -1,0 +1,49 @@
+"""Atomic file and directory writes: nothing the user had is left half-written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from autoann.errors import ExportError
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Check the folder exists and is writable.") from None
+
+
+def replace_dir(staging: Path, target: Path, overwrite: bool) -> None:
+    """Move a finished ``staging`` directory to ``target`` in one rename.
+
+    An existing ``target`` is only replaced when ``overwrite`` is true, and it is
+    moved aside first so a failure leaves it intact.
+    """
+    backup = None
+    if target.exists():
+        if not overwrite:
+            raise ExportError(f"{target} already exists; choose another output or pass --overwrite.")
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, backup)
+    try:
+        os.replace(staging, target)
+    except OSError as exc:
+        if backup is not None:
+            os.replace(backup, target)
+        raise ExportError(f"Cannot move the run into {target}: {exc.strerror or exc}.") from None
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)

@@ -1,0 +1,167 @@
+"""The ``autoann`` command line: thin doors onto the library.
+
+Every command parses its options, calls one library function and prints the
+result. Errors autoann raises on purpose (:class:`AutoANNError`) are printed to
+stderr without a traceback and exit with code 2; ``AUTOANN_DEBUG=1`` shows the
+traceback. Heavy modules are imported inside the commands so ``--help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from autoann.errors import AutoANNError
+
+app = typer.Typer(
+    name="autoann",
+    help="Which neural network, and how to train it: profile a dataset, recommend "
+    "an explained search space, search it on a time budget, export the model.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+rules_app = typer.Typer(help="Inspect and validate rule files.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=False)
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """The one error boundary: user errors become a message and exit 2."""
+    try:
+        return action()
+    except AutoANNError as exc:
+        if os.environ.get("AUTOANN_DEBUG"):
+            raise
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt:
+        _console(stderr=True).print("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+TargetOpt = typer.Option(..., "--target", "-t", help="Target column (repeat for several regression targets).")
+TaskOpt = typer.Option(None, "--task", help="Override the inferred task: binary, multiclass, regression, multi_regression.")
+GoalOpt = typer.Option("balanced", "--goal", help="balanced, accuracy or latency (G-DEF-3).")
+SparseOpt = typer.Option(False, "--sparse", help="Ask for a sparse model (L1 penalty, G-DEF-3).")
+UncertaintyOpt = typer.Option(False, "--uncertainty", help="Ask for predictive uncertainty (MC dropout, G-REG-5).")
+RulesOpt = typer.Option(None, "--rules", help="Extra rule file(s) that extend or override the built-in rules.")
+SetOpt = typer.Option(None, "--set", help="Pin a hyperparameter: --set name=value (repeatable).")
+
+
+@app.command()
+def profile(
+    data: Path = typer.Argument(..., help="CSV or Parquet file."),
+    target: List[str] = TargetOpt,
+    task: Optional[str] = TaskOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the profile as JSON instead of tables."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile as JSON to this file."),
+) -> None:
+    """Describe a dataset: task, column kinds, missing values, what will be dropped and why."""
+
+    def action() -> None:
+        from autoann import display
+        from autoann.profiler import profile as profile_data
+
+        prof = profile_data(data, target=target, task=task)
+        if output is not None:
+            prof.save(output)
+        if json_out:
+            sys.stdout.write(prof.to_json() + "\n")
+        else:
+            display.show_profile(_console(), prof)
+
+    _run(action)
+
+
+@app.command()
+def recommend(
+    data: Path = typer.Argument(..., help="CSV or Parquet file."),
+    target: List[str] = TargetOpt,
+    task: Optional[str] = TaskOpt,
+    goal: str = GoalOpt,
+    sparse: bool = SparseOpt,
+    uncertainty: bool = UncertaintyOpt,
+    rules: Optional[List[Path]] = RulesOpt,
+    set_: Optional[List[str]] = SetOpt,
+    explain: bool = typer.Option(False, "--explain", help="Show every rule, fired or not, and why."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the search space as YAML (edit it, then `train --space`)."),
+) -> None:
+    """Propose an explained search space for a dataset from the guideline rule base."""
+
+    def action() -> None:
+        from autoann import display
+        from autoann.profiler import profile as profile_data
+        from autoann.recommender import recommend as recommend_space
+
+        prof = profile_data(data, target=target, task=task)
+        result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
+                                 rules=rules or [], pins=set_ or [])
+        display.show_space(_console(), result, explain=explain)
+        if output is not None:
+            result.space.save(output)
+            _console().print(f"search space written to [bold]{output}[/]")
+
+    _run(action)
+
+
+@rules_app.command("check")
+def rules_check(files: List[Path] = typer.Argument(..., help="Rule files to validate.")) -> None:
+    """Validate rule files against the rule schema (like pre-commit validate-manifest)."""
+
+    def action() -> None:
+        from autoann.rulebase import load_rule_file
+
+        for path in files:
+            rules = load_rule_file(path)
+            _console().print(f"{path}: {len(rules)} rules OK")
+
+    _run(action)
+
+
+@rules_app.command("show")
+def rules_show(rule_id: str = typer.Argument(..., help="A rule id, e.g. OUT-BINARY.")) -> None:
+    """Show one rule: what it does, why, its guideline ids and its condition."""
+
+    def action() -> None:
+        from autoann import display
+        from autoann.rulebase import find_rule
+
+        display.show_rule(_console(), find_rule(rule_id))
+
+    _run(action)
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """List every built-in rule with its guideline ids."""
+
+    def action() -> None:
+        from autoann import display
+        from autoann.rulebase import load_builtin_rules
+
+        display.show_rule_list(_console(), load_builtin_rules())
+
+    _run(action)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""autoann's exceptions.
+
+One root, :class:`AutoANNError`. Errors a user can fix also subclass the
+builtin that fits (``ValueError``), as Keras Tuner's ``FatalValueError`` and
+scikit-learn's ``InvalidParameterError`` do, so callers who catch builtins keep
+working. The CLI prints any ``AutoANNError`` without a traceback and exits 2. (The
+estimators' ``NotFittedError`` lives with them, so this module never imports
+scikit-learn.)
+"""
+
+from __future__ import annotations
+
+
+class AutoANNError(Exception):
+    """Root of every error autoann raises on purpose."""
+
+
+class DataError(AutoANNError, ValueError):
+    """The data cannot be used as given (missing file, bad target, ...)."""
+
+
+class RuleFileError(AutoANNError, ValueError):
+    """A rule file is malformed: the message names the file, rule id and key."""
+
+
+class SpaceError(AutoANNError, ValueError):
+    """A search space is malformed or names unknown hyperparameters."""
+
+
+class ParameterError(AutoANNError, ValueError):
+    """An option or estimator parameter has a value outside its constraints."""
+
+
+class BudgetError(AutoANNError, ValueError):
+    """The time budget is too small to train even one candidate."""
+
+
+class SchemaError(AutoANNError, ValueError):
+    """Rows given to a trained model do not match the schema it was trained on."""
+
+
+class ExportError(AutoANNError, OSError):
+    """A run directory could not be written or read."""
+
+
+class TrialFailedError(AutoANNError):
+    """A trial diverged (NaN/inf loss); it is recorded as failed, the search goes on."""
