@@ -1,0 +1,192 @@
+"""Input preprocessing, fitted once on the training split, run as Keras layers.
+
+:func:`fit_preprocessing` learns the statistics (means, standard deviations,
+vocabularies) from the training rows only. :func:`build_preprocessor` turns
+them into a Keras model from the raw named columns (see :mod:`autoann.schema`)
+to the network's inputs: one dense float matrix (standardized numbers, missing
+indicators, one-hot categoricals; G-IN-1, G-IN-3) plus one integer index per
+high-cardinality categorical, which the network embeds. The same layers
+transform the data once before the search and sit in front of the exported
+network, so training and serving cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import layers, ops
+
+from autoann.schema import Column, category_strings, numeric_values
+
+DENSE_INPUT = "features"
+EMBED_PREFIX = "embed__"
+
+
+def layer_name(prefix: str, column: str) -> str:
+    """A valid Keras layer name for a column (names may hold spaces, accents...)."""
+    return prefix + re.sub(r"[^A-Za-z0-9_.\-]", "_", column)
+
+
+@keras.saving.register_keras_serializable(package="autoann")
+class StandardizeImpute(layers.Layer):
+    """Fill NaN with the training mean, standardize, and append missing indicators.
+
+    Input: (N, n) float matrix of raw numbers. Output: (N, n + k) where k is the
+    number of columns that had missing values in training.
+    """
+
+    def __init__(self, mean: list[float], std: list[float], indicators: list[bool], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.mean = [float(m) for m in mean]
+        self.std = [float(s) for s in std]
+        self.indicators = [bool(i) for i in indicators]
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        mean = ops.convert_to_tensor(self.mean, dtype="float32")
+        std = ops.convert_to_tensor(self.std, dtype="float32")
+        missing = ops.logical_not(ops.isfinite(x))
+        z = (ops.where(missing, mean, x) - mean) / std
+        flags = [ops.cast(missing[:, i : i + 1], "float32") for i, f in enumerate(self.indicators) if f]
+        return ops.concatenate([z, *flags], axis=1) if flags else z
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.mean) + sum(self.indicators))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mean": self.mean, "std": self.std, "indicators": self.indicators}
+
+
+@dataclass
+class CategoricalSpec:
+    name: str
+    vocabulary: list[str]
+    encoding: str  # "onehot" or "embedding"
+    embedding_dim: int = 0
+
+    @property
+    def width(self) -> int:
+        """Columns this feature adds to the dense input (0 when embedded)."""
+        return len(self.vocabulary) + 1 if self.encoding == "onehot" else 0
+
+
+@dataclass
+class Preprocessing:
+    """Everything learned from the training split; JSON-serializable."""
+
+    numeric: list[str] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    indicators: list[bool] = field(default_factory=list)
+    categorical: list[CategoricalSpec] = field(default_factory=list)
+
+    @property
+    def dense_width(self) -> int:
+        return len(self.numeric) + sum(self.indicators) + sum(c.width for c in self.categorical)
+
+    @property
+    def embedded(self) -> list[CategoricalSpec]:
+        return [c for c in self.categorical if c.encoding == "embedding"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
+        cats = [CategoricalSpec(**c) for c in data.get("categorical", [])]
+        return cls(**{**data, "categorical": cats})
+
+
+def fit_preprocessing(
+    frame: pd.DataFrame,
+    schema: list[Column],
+    *,
+    scale: bool = True,
+    indicators: bool = True,
+    onehot_max_cardinality: int = 30,
+    embedding_dim_max: int = 50,
+) -> Preprocessing:
+    """Learn the preprocessing statistics from the training rows ``frame``.
+
+    ``scale=False`` (``numeric_scaling: none``) only centres numbers; missing
+    numbers are always filled with the training mean.
+    """
+    prep = Preprocessing()
+    for col in schema:
+        if col.kind == "numeric":
+            values = numeric_values(frame[col.name]).astype("float64")
+            finite = values[np.isfinite(values)]
+            mean = float(finite.mean()) if finite.size else 0.0
+            std = float(finite.std()) if finite.size else 1.0
+            prep.numeric.append(col.name)
+            prep.mean.append(mean)
+            prep.std.append(std if (scale and std > 1e-12) else 1.0)
+            prep.indicators.append(bool(indicators and finite.size < values.size))
+        else:
+            levels = pd.Series(category_strings(frame[col.name])).value_counts()
+            vocabulary = sorted(str(v) for v in levels.index)
+            if len(vocabulary) <= onehot_max_cardinality:
+                prep.categorical.append(CategoricalSpec(col.name, vocabulary, "onehot"))
+            else:
+                dim = int(min(embedding_dim_max, round(1.6 * len(vocabulary) ** 0.56)))
+                prep.categorical.append(CategoricalSpec(col.name, vocabulary, "embedding", max(dim, 2)))
+    if not prep.numeric and all(c.encoding == "embedding" for c in prep.categorical):
+        # The network needs a dense input: one-hot the smallest categorical.
+        smallest = min(prep.categorical, key=lambda c: len(c.vocabulary))
+        smallest.encoding, smallest.embedding_dim = "onehot", 0
+    return prep
+
+
+def raw_inputs(schema: list[Column]) -> dict[str, Any]:
+    """One Keras input per raw column: float32 or string, shape (N,)."""
+    return {
+        c.name: keras.Input(shape=(), dtype="float32" if c.kind == "numeric" else "string", name=c.name)
+        for c in schema
+    }
+
+
+def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Wire the preprocessing layers onto raw ``inputs``; returns the network's inputs."""
+    parts = []
+    if prep.numeric:
+        stacked = [layers.Reshape((1,), name=layer_name(f"col{i}__", n))(inputs[n]) for i, n in enumerate(prep.numeric)]
+        matrix = stacked[0] if len(stacked) == 1 else layers.Concatenate(name="numeric_columns")(stacked)
+        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators, name="standardize_impute")(matrix))
+    out: dict[str, Any] = {}
+    for i, cat in enumerate(prep.categorical):
+        mode = "one_hot" if cat.encoding == "onehot" else "int"
+        lookup = layers.StringLookup(
+            vocabulary=cat.vocabulary, num_oov_indices=1, output_mode=mode, name=layer_name(f"lookup{i}__", cat.name)
+        )
+        encoded = lookup(inputs[cat.name])
+        if cat.encoding == "onehot":
+            parts.append(encoded)
+        else:
+            out[EMBED_PREFIX + cat.name] = encoded
+    if not parts:
+        raise ValueError("preprocessing needs at least one numeric or one-hot column")
+    out[DENSE_INPUT] = parts[0] if len(parts) == 1 else layers.Concatenate(name="dense_features")(parts)
+    return out
+
+
+def build_preprocessor(prep: Preprocessing, schema: list[Column]) -> keras.Model:
+    """A Keras model from raw named columns to the network's inputs."""
+    inputs = raw_inputs(schema)
+    return keras.Model(inputs, apply_preprocessing(prep, inputs), name="preprocessing")
+
+
+def transform(prep: Preprocessing, schema: list[Column], frames: list[pd.DataFrame]) -> list[dict[str, np.ndarray]]:
+    """Run the preprocessing layers once over each frame (train, validation, test)."""
+    from autoann.schema import to_model_inputs
+
+    model = build_preprocessor(prep, schema)
+    out = []
+    for frame in frames:
+        result = model.predict(to_model_inputs(frame, schema), batch_size=8192, verbose=0)
+        out.append({k: np.asarray(v) for k, v in result.items()})
+    return out

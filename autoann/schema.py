@@ -1,0 +1,80 @@
+"""The raw-column contract of a trained model.
+
+A trained autoann model takes one 1-D input per kept feature column, by name:
+``float32`` for numeric columns (NaN = missing) and ``string`` for categorical
+and boolean columns (the empty string = missing; unseen levels are allowed and
+fall into an out-of-vocabulary bucket). :func:`to_model_inputs` turns a pandas
+frame into exactly that; training and prediction both go through it, so the
+two can never disagree on encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MISSING_CATEGORY = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One model input: a feature name and how it is fed (numeric or categorical)."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "kind": self.kind}
+
+
+def schema_from_list(items: list[Any]) -> list[Column]:
+    """Read a schema from ``[(name, kind), ...]`` or ``[{"name":..., "kind":...}, ...]``."""
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            out.append(Column(str(item["name"]), str(item["kind"])))
+        else:
+            name, kind = item
+            out.append(Column(str(name), str(kind)))
+    return out
+
+
+def category_strings(values: pd.Series) -> np.ndarray:
+    """Categorical values as an object array of ``str``; missing becomes ``""``.
+
+    Floats that are whole numbers print without ``.0`` so a level read as 3.0
+    from one file and 3 from another stays the same level.
+    """
+
+    def text(v: Any) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+            return MISSING_CATEGORY
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        if isinstance(v, (bool, np.bool_)):
+            return str(bool(v))
+        return str(v)
+
+    return np.array([text(v) for v in values.tolist()], dtype=object)
+
+
+def numeric_values(values: pd.Series) -> np.ndarray:
+    """Numeric values as ``float32`` with NaN for missing (booleans become 0/1)."""
+    if values.dtype == bool:
+        values = values.astype("float32")
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32", na_value=np.nan)
+
+
+def to_model_inputs(frame: pd.DataFrame, schema: list[Column]) -> dict[str, np.ndarray]:
+    """Convert the schema's columns of ``frame`` into the model's named inputs."""
+    inputs: dict[str, np.ndarray] = {}
+    for col in schema:
+        series = frame[col.name]
+        if col.kind == "numeric":
+            inputs[col.name] = numeric_values(series)
+        else:
+            inputs[col.name] = category_strings(series)
+    return inputs
