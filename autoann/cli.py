@@ -118,6 +118,49 @@ def recommend(
     _run(action)
 
 
+@app.command()
+def train(
+    data: Path = typer.Argument(..., help="CSV or Parquet file."),
+    target: List[str] = TargetOpt,
+    task: Optional[str] = TaskOpt,
+    space: Optional[Path] = typer.Option(None, "--space", help="A search space YAML (from `recommend -o`, edited or not)."),
+    goal: str = GoalOpt,
+    sparse: bool = SparseOpt,
+    uncertainty: bool = UncertaintyOpt,
+    rules: Optional[List[Path]] = RulesOpt,
+    set_: Optional[List[str]] = SetOpt,
+    time_budget: str = typer.Option("3m", "--time-budget", "-b", help="Wall-clock budget for everything: 90, 90s, 5m, 1h."),
+    max_trials: Optional[int] = typer.Option(None, "--max-trials", help="Stop after this many trials (also bounded by the budget)."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on Hyperband's max epochs (pins max_epochs)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same machine, same leaderboard (unless the budget cuts a trial)."),
+    test_size: float = typer.Option(0.2, "--test-size", help="Fraction held out for the final, honest test metrics."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory to create (default runs/<data>-<time>)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted search in the -o run directory."),
+    keep_trials: bool = typer.Option(False, "--keep-trials", help="Keep Keras Tuner's trial folders in the run directory."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v shows Keras' per-epoch output."),
+) -> None:
+    """Search the recommended (or given) space on a time budget and export the best model."""
+
+    def action() -> None:
+        from autoann import display
+        from autoann.budget import parse_duration
+        from autoann.progress import SearchProgress
+        from autoann.trainer import train as train_model
+
+        console = _console()
+        with SearchProgress(console, parse_duration(time_budget)) as progress:
+            result = train_model(
+                data, target, task=task, space=space, goal=goal, sparse=sparse, uncertainty=uncertainty,
+                rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
+                max_epochs=max_epochs, seed=seed, test_size=test_size, output=output, overwrite=overwrite,
+                resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,
+            )
+        display.show_train_result(console, result)
+
+    _run(action)
+
+
 @rules_app.command("check")
 def rules_check(files: List[Path] = typer.Argument(..., help="Rule files to validate.")) -> None:
     """Validate rule files against the rule schema (like pre-commit validate-manifest)."""

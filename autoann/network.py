@@ -21,7 +21,7 @@ from keras import layers
 
 from autoann.callbacks import Deadline, DivergenceGuard, EpochSchedule, EpochTimer
 from autoann.preprocessing import DENSE_INPUT, EMBED_PREFIX, Preprocessing, layer_name
-from autoann.recommender import layer_widths
+from autoann.architecture import layer_widths
 from autoann.space import FAMILIES, KNOWN, SearchSpace
 
 #: objective per metric: (Keras log name, direction)

@@ -1,0 +1,369 @@
+"""``autoann train``: data -> profile -> space -> search -> exported run directory.
+
+:func:`train` is the one function behind the CLI's ``train`` and the
+estimators' ``fit``. The wall-clock budget starts when it is called: loading,
+profiling, preprocessing, the search, the final model, the test evaluation and
+the export all fit inside it. The test split is held out before anything is
+fitted and is used once, at the end, to report the final model's metrics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from autoann.budget import parse_duration
+from autoann.data import Dataset, load_data
+from autoann.errors import DataError, ExportError, SpaceError
+from autoann.profiler import Profile, profile_dataset
+from autoann.schema import Column, schema_from_list
+from autoann.space import SearchSpace
+
+#: Seconds kept for the final evaluation and the export (model.keras,
+#: SavedModel tracing, plots); measured ~6-8 s on 2 cores, see docs/benchmarks.md.
+EXPORT_SECONDS = 10.0
+CLASSIFICATION = ("binary", "multiclass")
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    y_train: np.ndarray
+    y_val: np.ndarray
+    truth_val: np.ndarray  # labels as str / values in target units, for the metrics
+    truth_test: np.ndarray
+    classes: list[str] | None
+    class_dtype: str | None
+    target_mean: np.ndarray | None = None
+    target_std: np.ndarray | None = None
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``train`` returns: where the run is and how good it is."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, float]]
+    best_hyperparameters: dict[str, Any]
+    leaderboard: pd.DataFrame
+    plan: dict[str, Any]
+    final_model: str
+    seconds: float
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _class_dtype(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_integer_dtype(values):
+        return "int"
+    if pd.api.types.is_float_dtype(values):
+        return "float"
+    return "str"
+
+
+def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_size: float,
+                  seed: int, target_scaling: bool) -> Splits:
+    """Hold out a test split, then a validation split (both stratified for classification)."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = dataset.features, dataset.target
+    classes = class_dtype = None
+    if task in CLASSIFICATION:
+        labels = y.iloc[:, 0]
+        class_dtype = _class_dtype(labels)
+        text = pd.Series(labels.map(str).to_numpy(dtype=object), index=labels.index)
+        classes = sorted(text.unique().tolist(), key=_label_sort_key(class_dtype))
+        encoded = text.map({c: i for i, c in enumerate(classes)}).to_numpy("int64")
+        counts = np.bincount(encoded)
+        if counts.min() < 3:
+            rare = classes[int(counts.argmin())]
+            raise DataError(
+                f"Class {rare!r} has only {counts.min()} row(s); a stratified train/validation/test split "
+                f"needs at least 3 per class. Add rows, merge rare classes, or drop them."
+            )
+        stratify = encoded
+    else:
+        encoded = y.to_numpy("float64")
+        text = None
+        stratify = None
+    n = len(X)
+    min_rows = 10
+    if n < min_rows or (test_size and round(n * test_size) < 1) or round(n * (1 - test_size) * validation_size) < 1:
+        raise DataError(
+            f"{n} rows are too few to hold out a test split ({test_size:.0%}) and a validation split "
+            f"({validation_size:.0%}); autoann needs at least {min_rows} rows with a target."
+        )
+    idx = np.arange(n)
+    try:
+        if test_size:
+            rest, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
+        else:  # estimators: the caller cross-validates, no test split
+            rest, test = idx, idx[:0]
+        train, val = train_test_split(rest, test_size=validation_size, random_state=seed,
+                                      stratify=None if stratify is None else stratify[rest])
+    except ValueError as exc:
+        raise DataError(f"Cannot split {n} rows into train/validation/test: {exc}. Add rows or lower --test-size.") from None
+    splits = Splits(
+        train=X.iloc[train], val=X.iloc[val], test=X.iloc[test],
+        y_train=encoded[train], y_val=encoded[val],
+        truth_val=(encoded if text is None else text.to_numpy())[val],
+        truth_test=(encoded if text is None else text.to_numpy())[test],
+        classes=classes, class_dtype=class_dtype,
+    )
+    if task not in CLASSIFICATION and target_scaling:
+        mean, std = encoded[train].mean(axis=0), encoded[train].std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        splits.target_mean, splits.target_std = mean, std
+        splits.y_train = (encoded[train] - mean) / std
+        splits.y_val = (encoded[val] - mean) / std
+    return splits
+
+
+def _label_sort_key(class_dtype: str) -> Callable[[str], Any]:
+    if class_dtype in ("int", "float"):
+        return lambda s: (0, float(s))
+    return lambda s: (0, s)
+
+
+def resolve_space(profile: Profile, space: SearchSpace | str | Path | None, *, goal: str, sparse: bool,
+                  uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str]) -> SearchSpace:
+    """The recommended space, or a user's YAML (with ``pins`` applied) checked against the data."""
+    from autoann.recommender import recommend
+    from autoann.space import parse_assignment
+
+    if space is None:
+        return recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
+                         rules=list(rules), pins=list(pins)).space
+    if not isinstance(space, SearchSpace):
+        space = SearchSpace.load(space)
+    for pin in pins:
+        space.pin(*parse_assignment(pin))
+    task = space.fixed("task")
+    if task is not None and task != profile.target.task:
+        raise SpaceError(
+            f"The search space is for a {task} task but the data is {profile.target.task} "
+            f"({profile.target.task_reason}). Recommend a space for this data, or pass --task {task}."
+        )
+    return space
+
+
+def default_run_dir(source: str) -> Path:
+    stem = Path(source).stem if source and not source.startswith("<") else "run"
+    return Path("runs") / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _staging(run_dir: Path) -> Path:
+    return run_dir.parent / f".{run_dir.name}.partial"
+
+
+@dataclass
+class FittedRun:
+    """A finished search held in memory: what ``train`` exports and estimators keep."""
+
+    artifacts: Any  # autoann.export.RunArtifacts
+    profile: Profile
+    space: SearchSpace
+    result: Any  # autoann.search.SearchResult
+    seconds: float
+
+
+def fit_run(
+    data: Any,
+    target: str | Sequence[str] | Any | None = None,
+    *,
+    workdir: Path,
+    task: str | None = None,
+    space: SearchSpace | str | Path | None = None,
+    goal: str = "balanced",
+    sparse: bool = False,
+    uncertainty: bool = False,
+    rules: Sequence[str | Path] = (),
+    pins: Sequence[str] = (),
+    time_budget: str | float = "3m",
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+    seed: int = 0,
+    test_size: float = 0.2,
+    validation_size: float = 0.2,
+    resume: bool = False,
+    verbose: int = 0,
+    on_event: Callable[[str, Any], None] | None = None,
+    owner: str = "train",
+) -> FittedRun:
+    """Everything ``train`` does except writing the run directory.
+
+    ``workdir`` holds Keras Tuner's search state. The budget clock starts here.
+    """
+    from autoann.params import validate_params
+
+    validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
+                            "seed": seed, "test_size": test_size, "validation_size": validation_size,
+                            "goal": goal, "verbose": verbose})
+    started = time.monotonic()
+    end = started + parse_duration(time_budget)
+    emit = on_event or (lambda kind, payload: None)
+    dataset = load_data(data, target, task=task)
+    profile = profile_dataset(dataset)
+    space = resolve_space(profile, space, goal=goal, sparse=sparse, uncertainty=uncertainty, rules=rules,
+                          pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])])
+    emit("space", space)
+    artifacts, result = _search_and_assemble(
+        dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
+        validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
+        budget=time_budget)
+    return FittedRun(artifacts, profile, space, result, time.monotonic() - started)
+
+
+def train(
+    data: Any,
+    target: str | Sequence[str] | None = None,
+    *,
+    output: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    keep_trials: bool = False,
+    **knobs: Any,
+) -> TrainResult:
+    """Profile, recommend, search on a budget, and export a run directory.
+
+    ``knobs`` are :func:`fit_run`'s keyword arguments (task, space, goal,
+    time_budget, seed, ...). The run is assembled in a hidden sibling folder
+    and moved into place at the end, so an existing run directory is never
+    half-overwritten; an interrupted search's state stays there for
+    ``resume=True``.
+    """
+    from autoann import export
+
+    run_dir = Path(output) if output is not None else default_run_dir(str(data) if isinstance(data, (str, Path)) else "")
+    if run_dir.exists() and not (overwrite or resume):
+        raise ExportError(f"{run_dir} already exists; choose another -o, or pass --overwrite (or --resume).")
+    staging = _staging(run_dir)
+    if resume:
+        if not (staging / "search").exists() and (run_dir / "search").exists():
+            shutil.copytree(run_dir, staging, dirs_exist_ok=True)
+        if not (staging / "search").exists():
+            raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there. Run without --resume.")
+    elif staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        run = fit_run(data, target, workdir=staging / "search", resume=resume, **knobs)
+        export.write_run_files(run.artifacts, staging)
+        if not (keep_trials or run.result.interrupted):
+            shutil.rmtree(staging / "search", ignore_errors=True)
+        export.finalize_run(staging, run_dir, overwrite or resume)
+    except BaseException:
+        # Keep a search that got somewhere, for --resume; drop anything else.
+        if not (staging / "search" / "search" / "oracle.json").exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    meta = run.artifacts.metadata
+    return TrainResult(run_dir=run_dir, metrics=meta["metrics"], best_hyperparameters=run.result.values,
+                       leaderboard=run.result.leaderboard, plan=run.result.plan.to_dict(),
+                       final_model=run.result.final_model, seconds=run.seconds,
+                       interrupted=run.result.interrupted, notes=meta["notes"])
+
+
+def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
+                         max_trials, resume, verbose, emit, budget):
+    """Split, preprocess, search, then assemble the raw-input model and its metadata."""
+    import keras
+
+    from autoann import export, metrics
+    from autoann.network import TrainingData
+    from autoann.preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
+    from autoann.search import run_search
+
+    task = profile.target.task
+    keras.utils.set_random_seed(seed)
+    scale_target = task not in CLASSIFICATION and space.fixed("target_scaling", "standardize") == "standardize"
+    splits = split_dataset(dataset, task, test_size=test_size, validation_size=validation_size,
+                           seed=seed, target_scaling=scale_target)
+    schema = schema_from_list(profile.feature_schema())
+    prep = fit_preprocessing(
+        splits.train, schema,
+        scale=space.fixed("numeric_scaling", "standardize") == "standardize",
+        indicators=bool(space.fixed("missing_indicators", True)),
+        onehot_max_cardinality=int(space.fixed("onehot_max_cardinality", 30)),
+        embedding_dim_max=int(space.fixed("embedding_dim_max", 50)),
+    )
+    x_train, x_val = transform(prep, schema, [splits.train, splits.val])
+    class_weight = None
+    if splits.classes is not None:
+        counts = np.bincount(splits.y_train, minlength=len(splits.classes)).astype(float)
+        class_weight = {i: float(len(splits.y_train) / (len(counts) * max(c, 1.0))) for i, c in enumerate(counts)}
+    data = TrainingData(x_train, _as_target(splits.y_train, task), x_val, _as_target(splits.y_val, task), class_weight)
+
+    result = run_search(space, prep, data, end=end, export_seconds=EXPORT_SECONDS, workdir=workdir,
+                        max_trials=max_trials, seed=seed, resume=resume, verbose=verbose,
+                        on_trial=lambda tuner: emit("trial", tuner), on_plan=lambda plan: emit("plan", plan))
+
+    raw = raw_inputs(schema)
+    out = result.network(apply_preprocessing(prep, raw))
+    if splits.target_mean is not None:
+        out = keras.layers.Rescaling(splits.target_std.tolist(), splits.target_mean.tolist(), name="target_units")(out)
+    model = keras.Model(raw, out, name="autoann")
+    evaluation = {
+        name: metrics.evaluate_predictions(task, truth, _predict(model, frame, schema), splits.classes)
+        for name, frame, truth in (("test", splits.test, splits.truth_test),
+                                   ("validation", splits.val, splits.truth_val))
+        if len(frame)
+    }
+    notes = list(space.notes) + result.notes
+    if result.interrupted:
+        notes.append("The search was interrupted (Ctrl-C); this is the best model found until then. "
+                     "Continue with --resume.")
+    metadata = {
+        "task": task,
+        "target_names": list(dataset.target_names),
+        "classes": splits.classes,
+        "class_dtype": splits.class_dtype,
+        "schema": [c.to_dict() for c in schema],
+        "profile": profile.to_dict(),
+        "space": space.to_dict(),
+        "best_hyperparameters": result.values,
+        "metrics": evaluation,
+        "objective": result.objective,
+        "budget": {"requested": str(budget), "seconds_before_export": round(time.monotonic() - started, 2),
+                   "search_seconds": round(result.search_seconds, 2), "fit_seconds": round(result.fit_seconds, 2),
+                   "max_trials": max_trials},
+        "hyperband": result.plan.to_dict(),
+        "seed": seed,
+        "splits": {"train": len(splits.train), "validation": len(splits.val), "test": len(splits.test)},
+        "preprocessing": prep.to_dict(),
+        "rationale": [
+            {"hyperparameter": n, "value": result.values.get(n, hp.value), "rules": hp.rules, "why": hp.why}
+            for n, hp in space.hyperparameters.items()
+        ],
+        "notes": notes,
+        "final_model": result.final_model,
+        "interrupted": result.interrupted,
+    }
+    artifacts = export.RunArtifacts(model=model, metadata=metadata, leaderboard=result.leaderboard,
+                                    history=result.history, progress=result.progress)
+    return artifacts, result
+
+
+def _as_target(y: np.ndarray, task: str) -> np.ndarray:
+    if task == "binary":
+        return y.astype("float32").reshape(-1, 1)
+    if task == "multiclass":
+        return y.astype("int64")
+    return y.astype("float32").reshape(len(y), -1)
+
+
+def _predict(model, frame: pd.DataFrame, schema: list[Column]) -> np.ndarray:
+    from autoann.schema import to_model_inputs
+
+    return np.asarray(model.predict(to_model_inputs(frame, schema), batch_size=4096, verbose=0))
