@@ -1,0 +1,445 @@
+"""Profile a dataset: what each column is, what will be dropped and why, and the facts the rules test.
+
+:func:`profile_dataset` turns a :class:`~autoann.data.Dataset` into a
+:class:`Profile`, a JSON-serializable description whose :meth:`Profile.facts`
+are exactly the facts declared in :mod:`autoann.facts`. Column kinds are
+decided by the heuristics documented in :func:`column_kind`. Cheap statistics
+(missing share, distinct values, ranges) use every row; the expensive checks
+(date parsing, word counts, leak detection) look at a fixed random sample of
+:data:`SAMPLE_ROWS` rows, so a 100k-row file profiles in about a second.
+Nothing here imports scikit-learn or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autoann import __version__
+from autoann._io import write_text_atomic
+from autoann.data import CLASSIFICATION, Dataset, load_data
+from autoann.errors import DataError, ParameterError
+from autoann.facts import FACTS, GOALS
+
+#: Categoricals with at most this many levels (missing counts as a level) are one-hot
+#: encoded with one extra out-of-vocabulary column; the rest are embedded (G-IN-1).
+#: Must match autoann.preprocessing's defaults (onehot_max_cardinality, embedding_dim_max).
+ONEHOT_MAX_CARDINALITY = 30
+#: Embedding width of a high-cardinality categorical: min(50, round(1.6 * levels ** 0.56)),
+#: the fast.ai rule of thumb.
+EMBEDDING_DIM_MAX = 50
+SAMPLE_ROWS = 20_000  # rows looked at by the expensive heuristics
+MOSTLY_MISSING = 0.95  # columns missing more than this share of values are dropped
+TEXT_DISTINCT_SHARE = 0.5  # free text: more than this share of values distinct ...
+TEXT_MIN_WORDS = 3.0  # ... and at least this many words on average
+DATE_SHARE = 0.9  # share of sampled strings that must look like and parse as dates
+LEAK_ERROR = 0.01  # a column whose majority-vote error is at most this ...
+LEAK_ERROR_CUT = 0.1  # ... and at most this fraction of the majority-class baseline's error is a suspected leak
+LEAK_SPEARMAN = 0.995  # regression: |Spearman correlation| at or above this is a suspected leak
+LEAK_GROUPS = 20  # classification leak check: numeric columns with more distinct values are checked by
+#                   neighbours in sorted order (a threshold leak defeats quantile bins), others by value
+TOP_LEVELS = 10
+_BOOLEAN_WORDS = ({"true", "false"}, {"yes", "no"})
+
+LEAK_WARNING = "suspected leak"
+DATETIME_REASON = "datetime features are not encoded yet (v1); derive numeric parts (year, month, ...) to use it"
+#: Names that say "identifier": id, user_id, CustomerID, uuid, key, index, row_no, ... (not "paid", "fluid").
+_ID_NAME = re.compile(r"(?i:(^|[^a-z])(id|ids|uuid|guid|key|index|idx|identifier|(row|record)_?(no|num|number)?)$)"
+                      r"|[a-z0-9](ID|Id)$")
+_DATE_LIKE = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+\d{2,4}"
+    r"|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{2,4}|\d{1,2}:\d{2})")
+
+
+@dataclass
+class ColumnProfile:
+    """One feature column: its kind, whether it is kept, and what it costs the network's input."""
+
+    name: str
+    dtype: str
+    kind: str  # numeric | categorical | boolean | identifier | constant | datetime | text
+    missing_fraction: float
+    cardinality: int  # distinct non-missing values
+    kept: bool
+    drop_reason: str | None = None
+    encoded_width: int = 0  # network inputs this column becomes (0 when dropped)
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    top_levels: dict[str, int] = field(default_factory=dict)  # categoricals/booleans: up to 10 levels and counts
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TargetProfile:
+    """The target: classes and balance for classification, range and shape for regression."""
+
+    names: list[str]
+    task: str
+    task_reason: str
+    n_classes: int = 0
+    class_counts: dict[str, int] = field(default_factory=dict)
+    imbalance_ratio: float = 1.0
+    minority_fraction: float = 1.0
+    min: float = 0.0
+    max: float = 0.0
+    positive: bool = False
+    in_unit_interval: bool = False
+    symmetric_bounded: bool = False
+    outlier_fraction: float = 0.0
+
+
+@dataclass
+class Profile:
+    """What autoann knows about a dataset before proposing a network. JSON round-trips exactly."""
+
+    source: str
+    data_kind: str
+    n_rows: int  # rows with a usable target
+    n_columns: int  # columns in the data, target(s) included
+    columns: list[ColumnProfile]  # feature columns in file order, target excluded
+    target: TargetProfile
+    input_width: int  # sum of the kept columns' encoded widths (G-IN-1)
+    scale_spread: float  # log10(largest / smallest std) over kept numeric columns; 0 with fewer than 2
+    missing_fraction: float  # missing cells among kept features
+    notes: list[str] = field(default_factory=list)
+    autoann_version: str = __version__
+
+    @property
+    def kept(self) -> list[ColumnProfile]:
+        return [c for c in self.columns if c.kept]
+
+    def facts(self, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False) -> dict[str, Any]:
+        """The facts the rule conditions test: exactly the keys of :data:`autoann.facts.FACTS`."""
+        if goal not in GOALS:
+            raise ParameterError(f"The 'goal' parameter must be one of {', '.join(GOALS)}. Got {goal!r} instead.")
+        kept, t = self.kept, self.target
+        categorical = [c.cardinality for c in kept if c.kind == "categorical"]
+        facts: dict[str, Any] = {
+            "data_kind": self.data_kind, "task": t.task, "n_rows": self.n_rows, "n_features": len(kept),
+            "n_numeric": sum(c.kind in ("numeric", "boolean") for c in kept), "n_categorical": len(categorical),
+            "n_dropped": len(self.columns) - len(kept), "input_width": self.input_width,
+            "max_cardinality": max(categorical, default=0), "missing_fraction": self.missing_fraction,
+            "has_missing": any(c.missing_fraction > 0 for c in kept), "scale_spread": self.scale_spread,
+            "rows_per_input": self.n_rows / max(self.input_width, 1),
+            "suspected_leaks": sum(any(w.startswith(LEAK_WARNING) for w in c.warnings) for c in kept),
+            "n_targets": len(t.names), "n_classes": t.n_classes, "imbalance_ratio": t.imbalance_ratio,
+            "minority_fraction": t.minority_fraction, "target_min": t.min, "target_max": t.max,
+            "target_positive": t.positive, "target_in_unit_interval": t.in_unit_interval,
+            "target_symmetric_bounded": t.symmetric_bounded, "target_outlier_fraction": t.outlier_fraction,
+            "image_height": 0, "image_width": 0, "image_channels": 0,
+            "goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty), "cpu_count": os.cpu_count() or 1,
+        }
+        cast = {"int": int, "float": float, "bool": bool, "str": str}
+        return {name: cast[fact.kind](facts[name]) for name, fact in FACTS.items()}
+
+    def feature_schema(self) -> list[tuple[str, str]]:
+        """(name, "numeric" | "categorical") for each kept feature; booleans are fed as category strings."""
+        return [(c.name, "numeric" if c.kind == "numeric" else "categorical") for c in self.kept]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Profile":
+        try:
+            return cls(**{**data, "columns": [ColumnProfile(**c) for c in data["columns"]],
+                          "target": TargetProfile(**data["target"])})
+        except (KeyError, TypeError) as exc:
+            raise DataError(f"Not an autoann profile: {exc}. "
+                            f"Create one with `autoann profile DATA -t TARGET -o FILE`.") from None
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+    def save(self, path: str | Path) -> None:
+        """Write the profile as JSON (atomically: an existing file is replaced whole or not at all)."""
+        write_text_atomic(Path(path), self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Profile":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"Cannot read a profile from {path}: {exc}.") from None
+        if not isinstance(data, dict):
+            raise DataError(f"{path} does not hold a profile (a JSON object); got {type(data).__name__}.")
+        return cls.from_dict(data)
+
+
+def profile(data: Any, target: Any = None, *, task: str | None = None) -> Profile:
+    """Load ``data`` (path, DataFrame or array; see :func:`autoann.data.load_data`) and profile it."""
+    return profile_dataset(load_data(data, target, task=task))
+
+
+def encoded_width(kind: str, cardinality: int, has_missing: bool) -> int:
+    """Network inputs one kept column becomes, as autoann.preprocessing encodes it (G-IN-1).
+
+    Numeric: 1, plus a missing-indicator column if values are missing.
+    Categorical and boolean (fed as strings; missing is a level of its own): one-hot
+    levels + 1 out-of-vocabulary column up to :data:`ONEHOT_MAX_CARDINALITY` levels,
+    else an embedding of min(50, round(1.6 * levels ** 0.56)) (at least 2).
+    """
+    if kind == "numeric":
+        return 1 + int(has_missing)
+    levels = cardinality + int(has_missing)
+    if levels <= ONEHOT_MAX_CARDINALITY:
+        return levels + 1
+    return max(2, int(min(EMBEDDING_DIM_MAX, round(1.6 * levels ** 0.56))))
+
+
+def _nunique(values: pd.Series) -> int:
+    try:
+        return int(values.nunique())
+    except TypeError:  # unhashable cells (lists, dicts)
+        return int(values.astype(str).nunique())
+
+
+def _finite(x: Any) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def column_kind(name: str, col: pd.Series, values: pd.Series, cardinality: int,
+                sample: pd.Series) -> tuple[str, str | None]:
+    """The kind of a feature column and, if it must be dropped, why.
+
+    ``values`` are the non-missing values, ``sample`` the non-missing values of
+    the sampled rows. In order:
+
+    - datetime: datetime/timedelta/period dtype, or strings of which at least 90% of a
+      sample look like dates and parse with ``pd.to_datetime(format="mixed")``; dropped in v1.
+    - constant: at most one distinct value; dropped (G-IN-4).
+    - boolean: bool dtype, Python booleans, or strings whose lower-cased values are
+      exactly {true, false} or {yes, no}.
+    - categorical: category dtype.
+    - identifier: whole numbers, one distinct value per row, that form an arithmetic
+      sequence (1, 2, 3, ...) or sit in a column named like an id; or strings distinct in
+      every row (at most 5% missing). Dropped (G-IN-4): they cannot generalize.
+    - numeric: any other number.
+    - text: strings, more than half distinct, averaging 3 or more words; dropped (G-IN-2).
+    - categorical: any other string.
+    """
+    n_rows = len(col)
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col) \
+            or isinstance(col.dtype, pd.PeriodDtype):
+        return "datetime", DATETIME_REASON
+    if cardinality <= 1:
+        return "constant", f"constant: {cardinality} distinct value(s) carry no information (G-IN-4)"
+    if pd.api.types.is_bool_dtype(col):
+        return "boolean", None
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return "categorical", None
+    if pd.api.types.is_numeric_dtype(col):
+        if cardinality == n_rows and _is_numeric_identifier(name, values):
+            return "identifier", "row identifier: a distinct whole number in every row cannot generalize (G-IN-4)"
+        return "numeric", None
+    if pd.api.types.is_object_dtype(col) and values.map(type).eq(bool).all():
+        return "boolean", None
+    strings = sample.astype(str)
+    if cardinality <= 8 and {v.strip().lower() for v in values.astype(str).unique()} in _BOOLEAN_WORDS:
+        return "boolean", None
+    if _looks_like_dates(strings):
+        return "datetime", DATETIME_REASON
+    if cardinality > TEXT_DISTINCT_SHARE * len(values) and \
+            float(strings.str.strip().str.count(r"\s+").mean()) + 1 >= TEXT_MIN_WORDS:
+        return "text", "free text needs a text-to-vector step (G-IN-2), which autoann does not have yet"
+    if cardinality == len(values) >= (1 - 0.05) * n_rows:
+        return "identifier", "row identifier: a distinct string in every row cannot generalize (G-IN-4)"
+    return "categorical", None
+
+
+def _is_numeric_identifier(name: str, values: pd.Series) -> bool:
+    x = np.sort(values.to_numpy("float64"))
+    if not np.all(x == np.round(x)):
+        return False
+    steps = np.diff(x)
+    return bool(_ID_NAME.search(name)) or (len(steps) > 0 and bool(np.all(steps == steps[0])))
+
+
+def _looks_like_dates(strings: pd.Series) -> bool:
+    distinct = pd.Series(strings.unique()[:500])
+    if distinct.empty or distinct.str.match(_DATE_LIKE).mean() < DATE_SHARE:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(distinct, format="mixed", errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            return False
+    return bool(parsed.notna().mean() >= DATE_SHARE)
+
+
+def _profile_column(name: str, col: pd.Series, sample: pd.Series) -> ColumnProfile:
+    if pd.api.types.is_object_dtype(col):
+        col, sample = col.infer_objects(), sample.infer_objects()  # numbers held as objects stay numbers
+    values = col.dropna()
+    n = len(col)
+    missing = (n - len(values)) / n
+    cardinality = _nunique(values)
+    kind, reason = column_kind(name, col, values, cardinality, sample.dropna())
+    if missing > MOSTLY_MISSING:
+        reason = f"{missing:.0%} of values are missing (more than {MOSTLY_MISSING:.0%})"
+    prof = ColumnProfile(name, str(col.dtype), kind, missing, cardinality, reason is None, reason)
+    if kind == "numeric":
+        x = values.to_numpy("float64")
+        with np.errstate(all="ignore"):  # values near 1e308 overflow: their mean/std become None
+            prof.min, prof.max, prof.mean = _finite(x.min()), _finite(x.max()), _finite(x.mean())
+            prof.std = _finite(x.std(ddof=1)) if len(x) > 1 else None
+    elif kind in ("categorical", "boolean"):
+        counts = values.astype(str).value_counts().head(TOP_LEVELS)
+        prof.top_levels = {str(k): int(v) for k, v in counts.items()}
+    if prof.kept:
+        prof.encoded_width = encoded_width(kind, cardinality, missing > 0)
+    return prof
+
+
+def _loo_majority_accuracy(groups: np.ndarray, classes: np.ndarray, n_classes: int) -> float:
+    """Leave-one-out accuracy of predicting each row's class by the majority class of its group.
+
+    Leaving the row out means a level seen once (an id-like column) predicts nothing,
+    so memorizing many small groups does not look like a leak. Ties count as wrong.
+    """
+    n_groups = int(groups.max()) + 1
+    m = np.bincount(groups * n_classes + classes, minlength=n_groups * n_classes).reshape(n_groups, n_classes)
+    ordered = np.sort(m, axis=1)
+    top1 = ordered[:, -1:]
+    top2 = ordered[:, -2:-1] if n_classes > 1 else np.zeros_like(top1)
+    other = np.where(m == top1, top2, top1)  # best competing class for a row of each cell
+    return float((m * ((m - 1) > other)).sum() / len(groups))
+
+
+def _group_codes(col: pd.Series) -> np.ndarray:
+    """One code per distinct value (missing is a value of its own)."""
+    return pd.factorize(col.astype(str).where(col.notna(), None), use_na_sentinel=False)[0]
+
+
+def _neighbour_accuracy(x: pd.Series, classes: np.ndarray) -> float:
+    """Share of rows, sorted by ``x``, whose class equals the previous row's: the accuracy of
+    predicting a row by its nearest value. A column that separates the classes by thresholds
+    scores ~1 - (thresholds / rows); an unrelated column scores the sum of squared class shares.
+    Ties are put in a fixed random order, so tied values cannot sort themselves by class."""
+    keep = x.notna().to_numpy()
+    values, labels = x.to_numpy("float64")[keep], classes[keep]
+    if len(values) < 2:
+        return 0.0
+    shuffle = np.random.default_rng(0).permutation(len(values))
+    order = shuffle[np.argsort(values[shuffle], kind="stable")]
+    ordered = labels[order]
+    return float(np.mean(ordered[1:] == ordered[:-1]))
+
+
+def leak_warning(col: pd.Series, kind: str, target: pd.DataFrame, task: str) -> str | None:
+    """A warning if ``col`` alone predicts the target almost perfectly (G-IN-4), else None.
+
+    Classification: the column predicts the class by leave-one-out majority vote per
+    value, or, for a numeric column with more than :data:`LEAK_GROUPS` values, by the
+    class of the nearest value (:func:`_neighbour_accuracy`). A leak has an error of at
+    most 1% and at most a tenth of the majority-class baseline's error; with fewer than
+    ~100 rows no column can pass, by design. Regression: |Spearman| >= 0.995 with a target.
+    """
+    if task in CLASSIFICATION:
+        classes, labels = pd.factorize(target.iloc[:, 0].map(str))
+        if len(labels) < 2:
+            return None
+        if kind == "numeric" and col.nunique() > LEAK_GROUPS:
+            accuracy = _neighbour_accuracy(pd.to_numeric(col, errors="coerce"), classes)
+        else:
+            accuracy = _loo_majority_accuracy(_group_codes(col), classes, len(labels))
+        baseline = np.bincount(classes).max() / len(classes)
+        if 1 - accuracy <= min(LEAK_ERROR, LEAK_ERROR_CUT * (1 - baseline)):
+            return (f"{LEAK_WARNING}: this column alone predicts the target with {accuracy:.1%} accuracy "
+                    f"(majority class: {baseline:.1%}); check it is not derived from the target or recorded "
+                    f"after it, and drop it if so (G-IN-4)")
+        return None
+    if kind != "numeric":
+        return None
+    x = pd.to_numeric(col, errors="coerce")
+    for name in target.columns:
+        both = x.notna() & target[name].notna()
+        if both.sum() < 3:
+            continue
+        a, b = x[both].rank().to_numpy(), target[name][both].astype("float64").rank().to_numpy()
+        if a.std() == 0 or b.std() == 0:
+            continue
+        rho = float(np.corrcoef(a, b)[0, 1])
+        if abs(rho) >= LEAK_SPEARMAN:
+            return (f"{LEAK_WARNING}: Spearman correlation {rho:+.3f} with target {name!r}; check it is not "
+                    f"derived from the target or recorded after it, and drop it if so (G-IN-4)")
+    return None
+
+
+def target_profile(dataset: Dataset) -> TargetProfile:
+    """Class balance (classification) or range, sign, bounds and outliers (regression)."""
+    t = TargetProfile(list(dataset.target_names), dataset.task, dataset.task_reason)
+    y = dataset.target
+    if dataset.task in CLASSIFICATION:
+        counts = y.iloc[:, 0].map(str).value_counts()
+        counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+        t.n_classes = len(counts)
+        t.class_counts = {str(k): int(v) for k, v in counts.items()}
+        t.imbalance_ratio = float(counts.max() / counts.min())
+        t.minority_fraction = float(counts.min() / counts.sum())
+        return t
+    values = y.to_numpy("float64")
+    t.min, t.max = float(values.min()), float(values.max())
+    t.positive = bool(t.min > 0)
+    t.in_unit_interval = bool(t.min >= 0 and t.max <= 1)
+    t.symmetric_bounded = bool(t.min >= -1 and t.max <= 1 and t.min < 0)
+    q1, q3 = np.quantile(values, [0.25, 0.75], axis=0)
+    iqr = q3 - q1
+    outside = (values < q1 - 3 * iqr) | (values > q3 + 3 * iqr)
+    t.outlier_fraction = float(outside.mean())
+    return t
+
+
+def _sample_positions(n: int) -> np.ndarray | None:
+    if n <= SAMPLE_ROWS:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, SAMPLE_ROWS, replace=False))
+
+
+def profile_dataset(dataset: Dataset) -> Profile:
+    """Profile a loaded dataset: column kinds, drops, leaks, target shape, input width."""
+    features = dataset.features
+    n = len(features)
+    rows = _sample_positions(n)
+    sample = features if rows is None else features.iloc[rows]
+    target_sample = dataset.target if rows is None else dataset.target.iloc[rows]
+    columns = [_profile_column(str(name), features[name], sample[name]) for name in features.columns]
+    kept = [c for c in columns if c.kept]
+    if not kept:
+        why = "; ".join(f"{c.name!r}: {c.drop_reason}" for c in columns)
+        raise DataError(f"No usable feature columns are left after dropping the unusable ones: {why}. "
+                        f"autoann needs at least one numeric, categorical or boolean feature.")
+    for c in kept:
+        warning = leak_warning(sample[c.name], c.kind, target_sample, dataset.task)
+        if warning:
+            c.warnings.append(warning)
+    stds = [c.std for c in kept if c.kind == "numeric" and c.std]
+    spread = float(np.log10(max(stds) / min(stds))) if len(stds) >= 2 else 0.0
+    missing = float(sum(c.missing_fraction for c in kept) / len(kept))
+    notes = []
+    if dataset.n_rows_dropped_missing_target:
+        notes.append(f"{dataset.n_rows_dropped_missing_target} row(s) with a missing target were dropped.")
+    if rows is not None:
+        notes.append(f"Date, text and leak checks used a random sample of {SAMPLE_ROWS:,} of the {n:,} rows.")
+    embedded = [c.name for c in kept
+                if c.kind != "numeric" and c.cardinality + (c.missing_fraction > 0) > ONEHOT_MAX_CARDINALITY]
+    if embedded:
+        notes.append(f"{len(embedded)} categorical column(s) have more than {ONEHOT_MAX_CARDINALITY} levels and "
+                     f"will be embedded: {', '.join(embedded)}.")
+    return Profile(
+        source=dataset.source, data_kind="tabular", n_rows=n, n_columns=len(columns) + len(dataset.target_names),
+        columns=columns, target=target_profile(dataset), input_width=sum(c.encoded_width for c in kept),
+        scale_spread=spread, missing_fraction=missing, notes=notes,
+    )

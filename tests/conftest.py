@@ -1,0 +1,61 @@
+"""Fixtures shared by the data, profiler and CLI-profile tests: tiny frames and files, seeded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+
+
+@pytest.fixture
+def datasets_dir() -> Path:
+    """The shipped datasets (datasets/README.md)."""
+    return DATASETS
+
+
+@pytest.fixture
+def make_frame():
+    """``make_frame(n=60, seed=0, **extra_columns)``: a numeric feature, a string feature and a binary
+    string target ``y`` (not a function of any single column), plus any extra columns given."""
+
+    def make(n: int = 60, seed: int = 0, **extra) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        frame = pd.DataFrame({"a": a, "colour": rng.choice(["red", "green", "blue"], n)})
+        frame["y"] = np.where(a + b > 0, "yes", "no")
+        for name, values in extra.items():
+            frame[name] = values
+        return frame
+
+    return make
+
+
+@pytest.fixture
+def write_file(tmp_path):
+    """``write_file(name, content)``: a file in tmp_path from text, bytes or a DataFrame (as CSV)."""
+
+    def write(name: str, content) -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif isinstance(content, pd.DataFrame):
+            content.to_csv(path, index=False)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="module")
+def tiny_search():
+    """Searches without calibration or refit (autoann.search.TINY_SEARCH_ENV), for the estimator tests."""
+    from autoann.search import TINY_SEARCH_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TINY_SEARCH_ENV, "1")
+        yield
