@@ -19,12 +19,19 @@ def write_text_atomic(path: Path, text: str) -> None:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Check the folder exists and is writable.") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def replace_dir(staging: Path, target: Path, overwrite: bool) -> None:
@@ -47,3 +54,13 @@ def replace_dir(staging: Path, target: Path, overwrite: bool) -> None:
         raise ExportError(f"Cannot move the run into {target}: {exc.strerror or exc}.") from None
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
+
+
+def read_user_text(path: Path, what: str, error: type[Exception]) -> str:
+    """The UTF-8 text of a file the user named; ``error`` says which file failed and why."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"Cannot read {what.lower()} {path}: {exc}") from None

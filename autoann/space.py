@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from autoann._io import read_user_text
 from autoann.errors import SpaceError
 
 SPACE_FORMAT = 1
@@ -434,12 +435,7 @@ class SearchSpace:
     @classmethod
     def load(cls, path: str | Path) -> "SearchSpace":
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpaceError(f"Search space file not found: {path}.") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpaceError(f"Cannot read search space file {path}: {exc}") from None
+        text = read_user_text(path, "Search space file", SpaceError)
         return cls.from_yaml(text, where=str(path))
 
     def save(self, path: str | Path) -> None:

@@ -1,0 +1,293 @@
+"""From profile facts to an explained search space, through the guideline rules.
+
+Engine semantics (the rules themselves are data in ``rules/*.yaml``):
+
+1. Rules are evaluated in order (the built-in files in a fixed order, then
+   user files); a rule that fires sets its hyperparameters, and a later rule
+   setting the same name *replaces* it, so ``goals.yaml`` has the last word
+   among the built-ins. The trace keeps every rule, fired or not, with the
+   facts it checked, and marks replaced settings "overridden by X".
+2. ``--set`` pins are applied (hyperparameters that a pin makes unreachable,
+   e.g. ``batch_norm`` once ``activation_family=selu``, are dropped).
+3. The parameter-count guard (G-ARCH-6, :func:`apply_param_guard`): rules set
+   ``max_params_per_row`` and ``min_params_cap``; if the largest network the
+   space allows has more weights than ``max(min_params_cap, max_params_per_row
+   * n_rows)``, the ``units_first`` upper bound, then the ``n_layers`` one, is
+   lowered until it fits. Pinned values are never changed.
+4. Consistency: batch norm is never active for SELU (G-ACT-2), conditionals
+   whose parent can no longer take their values are dropped, and
+   :meth:`SearchSpace.validate` checks every ``active_if`` parent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from autoann.architecture import count_dense_params, layer_widths
+from autoann.conditions import format_value, plain_fact
+from autoann.errors import ParameterError, SpaceError
+from autoann.facts import FACTS
+from autoann.params import validate_params
+from autoann.rulebase import Rule, load_rules
+from autoann.space import KNOWN, Hyperparameter, SearchSpace, parse_assignment
+
+__all__ = ["Recommendation", "RuleOutcome", "apply_param_guard", "count_dense_params", "largest_network",
+           "layer_widths", "recommend", "recommend_from_facts"]
+
+GUARD_ID = "ARCH-PARAM-GUARD"
+
+
+@dataclass
+class RuleOutcome:
+    """What one rule did: whether it fired, on which facts, and what it set."""
+
+    rule_id: str
+    guideline: list[str]
+    fired: bool
+    reason: str  # the facts checked and their values, e.g. "n_rows=569 < 1000"
+    why: str
+    set: list[str] = field(default_factory=list)
+    overridden: dict[str, str] = field(default_factory=dict)  # name -> id of the rule that replaced it
+    note: str = ""
+
+
+@dataclass
+class Recommendation:
+    """The proposed space, the trace of every rule, and the facts they saw."""
+
+    space: SearchSpace
+    trace: list[RuleOutcome]
+    facts: dict[str, Any]
+
+    def outcome(self, rule_id: str) -> RuleOutcome:
+        """The trace entry of ``rule_id`` (KeyError if no such rule ran)."""
+        for outcome in self.trace:
+            if outcome.rule_id == rule_id:
+                return outcome
+        raise KeyError(rule_id)
+
+
+def _check_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    missing = sorted(set(FACTS) - set(facts))
+    if missing:
+        raise ParameterError(f"The facts given to the recommender lack {missing}; Profile.facts() returns them all.")
+    return {name: plain_fact(name, facts[name]) for name in FACTS}
+
+
+def recommend_from_facts(facts: Mapping[str, Any], rule_sets: Sequence[Rule] | None = None,
+                         pins: Sequence[str] = ()) -> Recommendation:
+    """Apply ``rule_sets`` (default: the built-in rules) to ``facts``, then pins, guard and checks."""
+    facts = _check_facts(facts)
+    rules = load_rules() if rule_sets is None else list(rule_sets)
+    space = SearchSpace()
+    trace: list[RuleOutcome] = []
+    setter: dict[str, RuleOutcome] = {}
+    for rule in rules:
+        fired = rule.fires(facts)
+        outcome = RuleOutcome(rule.id, list(rule.guideline), fired, rule.reason(facts), rule.why, note=rule.note)
+        trace.append(outcome)
+        if not fired:
+            continue
+        space.fired.append(rule.id)
+        if rule.note:
+            space.notes.append(rule.note)
+        try:
+            values = rule.apply(facts)
+        except SpaceError as exc:
+            raise SpaceError(f"{rule.source} ==> rule '{rule.id}': {exc}") from None
+        for name, hp in values.items():
+            if name in setter:
+                setter[name].overridden[name] = rule.id
+            space.hyperparameters[name] = hp
+            setter[name] = outcome
+            outcome.set.append(name)
+    dead = _unreachable(space)  # e.g. batch_norm_position once a goal fixes batch_norm to false
+    for name, parent in dead.items():
+        setter[name].overridden[name] = (space[parent].rules or [parent])[-1]
+    for name in dead:
+        del space.hyperparameters[name]
+    for pin in pins:
+        apply_pin(space, *parse_assignment(pin))
+    guarded = apply_param_guard(space, facts)
+    if guarded and "max_params_per_row" in setter:
+        setter["max_params_per_row"].set.extend(f"{name} (guard)" for name in guarded)
+    _make_consistent(space)
+    space.validate()
+    # the order of KNOWN (task and outputs, inputs, architecture, ..., epochs) makes the YAML read top-down
+    order = {name: i for i, name in enumerate(KNOWN)}
+    space.hyperparameters = dict(sorted(space.hyperparameters.items(), key=lambda item: order[item[0]]))
+    return Recommendation(space=space, trace=trace, facts=facts)
+
+
+def recommend(profile: Any, *, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
+              rules: Sequence[str | Path] = (), pins: Sequence[str] = ()) -> Recommendation:
+    """The explained search space for a profiled dataset.
+
+    ``profile`` is an :class:`autoann.profiler.Profile` (or a mapping of its
+    facts); ``rules`` are extra rule files, applied after the built-ins and
+    replacing built-in rules with the same id; ``pins`` are ``name=value``
+    strings (``--set``), applied after the rules.
+    """
+    validate_params("recommend", {"goal": goal})
+    asked = {"goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty)}
+    if isinstance(profile, Mapping):
+        facts = {**profile, **asked}
+    else:
+        facts = profile.facts(goal=goal, sparse=sparse, uncertainty=uncertainty)
+    return recommend_from_facts(facts, load_rules(list(rules)), pins)
+
+
+# -- pins and conditionals ---------------------------------------------------
+
+
+def _unreachable(space: SearchSpace, assume: Mapping[str, list[Any]] | None = None) -> dict[str, str]:
+    """Conditional hyperparameters whose parent can never take a trigger value -> that parent.
+
+    ``assume`` overrides the values a parent can take (a pin about to be applied).
+    Cascades: a child of a dropped hyperparameter is dropped too.
+    """
+    assume = dict(assume or {})
+    dead: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, hp in space.hyperparameters.items():
+            if name in dead or name in assume:
+                continue
+            for parent, values in (hp.active_if or {}).items():
+                if parent in dead or parent not in space.hyperparameters:
+                    possible: list[Any] = []
+                elif parent in assume:
+                    possible = assume[parent]
+                elif space[parent].kind in ("choice", "fixed"):
+                    possible = space[parent].candidates()
+                else:
+                    continue
+                if not any(v in possible for v in values):
+                    dead[name] = parent
+                    changed = True
+                    break
+    return dead
+
+
+def _when_text(hp: Hyperparameter) -> str:
+    return " and ".join(f"{p} in {format_value(v)}" for p, v in (hp.active_if or {}).items())
+
+
+def apply_pin(space: SearchSpace, name: str, value: Any) -> None:
+    """Pin ``name`` to ``value`` (``--set``), dropping what the pin makes unreachable, with a note.
+
+    E.g. ``activation_family=selu`` drops ``batch_norm``, which only applies to
+    the other families. :meth:`SearchSpace.pin` alone would refuse that space.
+    """
+    before = _unreachable(space)
+    for dead in _unreachable(space, {name: [value]}):
+        if dead not in before:
+            space.notes.append(f"{dead} dropped: it only applies when {_when_text(space[dead])}, "
+                               f"which --set {name}={format_value(value)} rules out.")
+        del space.hyperparameters[dead]
+    space.pin(name, value)
+
+
+def _make_consistent(space: SearchSpace) -> None:
+    """Batch norm never active for SELU (G-ACT-2); drop conditionals nothing can activate."""
+    family, bn = space.hyperparameters.get("activation_family"), space.hyperparameters.get("batch_norm")
+    if family is not None and bn is not None and "selu" in family.candidates():
+        allowed = [f for f in family.candidates() if f != "selu"]
+        active = (bn.active_if or {}).get("activation_family")
+        if active is None or "selu" in active:
+            bn.active_if = {**(bn.active_if or {}), "activation_family": [f for f in (active or allowed) if f != "selu"]}
+            bn.why.append("only for non-SELU families: SELU self-normalizes without batch norm (G-ACT-2)")
+    for name in _unreachable(space):
+        del space.hyperparameters[name]
+    if family is not None and "selu" in family.candidates() and space.fixed("numeric_scaling") == "none":
+        space.notes.append("SELU is searched but numeric_scaling is 'none': SELU only self-normalizes "
+                           "on standardized inputs (G-ACT-2, G-IN-3).")
+
+
+# -- the parameter-count guard (G-ARCH-6) ----------------------------------------
+
+
+def _largest(space: SearchSpace, name: str, default: float) -> float:
+    if name not in space:
+        return default
+    return max(v for v in space[name].candidates() if v is not None)
+
+
+def largest_network(space: SearchSpace, input_width: int, units_first: int | None = None,
+                    n_layers: int | None = None) -> int:
+    """Weights of the largest dense network ``space`` allows (widest shrink, most layers)."""
+    widths = layer_widths(
+        int(units_first if units_first is not None else _largest(space, "units_first", 64)),
+        int(n_layers if n_layers is not None else _largest(space, "n_layers", 2)),
+        float(_largest(space, "shrink", 1.0)),
+        int(_largest(space, "units_min", 1)),
+    )
+    return count_dense_params(input_width, widths, int(space.fixed("output_units", 1) or 1))
+
+
+def _values(hp: Hyperparameter) -> list[int]:
+    """Every value ``hp`` can take, ascending (int ranges expanded)."""
+    if hp.kind == "int":
+        return list(range(int(hp.low), int(hp.high) + 1))
+    return sorted(int(v) for v in hp.candidates())
+
+
+def _restrict(hp: Hyperparameter, top: int) -> None:
+    """Lower ``hp``'s largest value to ``top``; a range or choice left with one value becomes fixed."""
+    if hp.kind == "int":
+        hp.high = top
+    elif hp.kind == "choice":
+        hp.values = [v for v in hp.values or [] if v <= top]
+    if hp.default is not None and hp.default > top:
+        hp.default = top
+    remaining = sorted(set(hp.candidates()))
+    if len(remaining) == 1:
+        hp.kind, hp.value, hp.low, hp.high, hp.values = "fixed", remaining[0], None, None, None
+        hp.step, hp.log, hp.default = None, False, None
+
+
+def apply_param_guard(space: SearchSpace, facts: Mapping[str, Any]) -> list[str]:
+    """Lower the units_first (then n_layers) upper bound until the largest network fits the cap.
+
+    Returns the names it changed. Pinned (``user``) and fixed values are left
+    alone; if even the smallest allowed network is over the cap, a note says so.
+    """
+    if "max_params_per_row" not in space or "units_first" not in space:
+        return []
+    per_row = float(space.fixed("max_params_per_row", 0.0) or 0.0)
+    cap = int(max(float(space.fixed("min_params_cap", 0) or 0), per_row * facts["n_rows"]))
+    width = int(facts["input_width"])
+    before = largest_network(space, width)
+    if before <= cap:
+        return []
+    units_hp = space["units_first"]
+    layers_hp = space.hyperparameters.get("n_layers")
+    unit_options = [int(units_hp.value)] if units_hp.kind == "fixed" else _values(units_hp)
+    layer_options: list[int | None] = (
+        [None] if layers_hp is None or layers_hp.kind == "fixed" else list(_values(layers_hp))
+    )
+    for n_layers in reversed(layer_options):
+        fitting = [u for u in unit_options if largest_network(space, width, u, n_layers) <= cap]
+        if not fitting:
+            continue
+        top, changed = max(fitting), []
+        fewer_layers = n_layers is not None and n_layers < max(layer_options)  # type: ignore[type-var]
+        why = (f"{facts['n_rows']:,} rows: at most {cap:,} weights, so units_first <= {top}"
+               + (f" and n_layers <= {n_layers}" if fewer_layers else "")
+               + f" (the largest network had {before:,}; G-ARCH-6)")
+        for hp, new_top, lowered in ((units_hp, top, top < max(unit_options)), (layers_hp, n_layers, fewer_layers)):
+            if lowered:
+                _restrict(hp, new_top)
+                hp.rules.append(GUARD_ID)
+                hp.why.append(why)
+                changed.append(hp.name)
+        return changed
+    space.notes.append(
+        f"Even the smallest network the space allows has more than {cap:,} weights "
+        f"(max(min_params_cap, max_params_per_row x {facts['n_rows']:,} rows)); "
+        f"the guard does not change fixed or pinned sizes (G-ARCH-6)."
+    )
+    return []

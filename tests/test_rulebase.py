@@ -1,0 +1,234 @@
+"""Rule files: the schema is checked on load, every rule's examples hold, the docs cover the catalogue."""
+
+import importlib.resources
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from autoann.errors import RuleFileError
+from autoann.guidelines import ELSEWHERE, GUIDELINES, rules_markdown
+from autoann.rulebase import (
+    BUILTIN_FILES, DEFAULT_FACTS, find_rule, load_builtin_rules, load_rule_file, load_rules, main,
+    merge_rules, parse_rules,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "guidelines.md"
+RULES = load_builtin_rules()
+#: the id prefix names the file's concern
+PREFIXES = {
+    "inputs_outputs.yaml": ("IN", "OUT"), "architecture.yaml": ("ARCH",), "activation.yaml": ("ACT",),
+    "regularization.yaml": ("REG",), "optimization.yaml": ("OPT",), "batch_epochs.yaml": ("BATCH",),
+    "goals.yaml": ("GOAL",),
+}
+
+
+def test_builtin_files_are_package_resources():
+    package = importlib.resources.files("autoann.rules")
+    shipped = sorted(p.name for p in package.iterdir() if p.name.endswith(".yaml"))
+    assert shipped == sorted(BUILTIN_FILES)  # every shipped file is loaded, in a fixed order
+    assert [r.source.split("/")[-1] for r in RULES] == sorted(
+        (r.source.split("/")[-1] for r in RULES), key=BUILTIN_FILES.index)
+
+
+def test_ids_are_unique_stable_and_prefixed_by_concern():
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    for rule in RULES:
+        assert rule.id.split("-")[0] in PREFIXES[rule.source.split("/")[-1]], rule.id
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_examples(rule):
+    """Each rule ships facts it must fire on and (if conditional) facts it must stay quiet on."""
+    assert rule.examples.get("fires"), f"{rule.id} has no 'fires' example"
+    if rule.when is not None:
+        assert rule.examples.get("quiet"), f"{rule.id} has no 'quiet' example"
+    for case in rule.examples["fires"]:
+        facts = {**DEFAULT_FACTS, **case}
+        assert rule.fires(facts), f"{rule.id} should fire on {case}: {rule.reason(facts)}"
+        assert set(rule.apply(facts)) == set(rule.then)
+    for case in rule.examples.get("quiet", []):
+        facts = {**DEFAULT_FACTS, **case}
+        assert not rule.fires(facts), f"{rule.id} should stay quiet on {case}: {rule.reason(facts)}"
+
+
+def _catalogue_ids() -> list[str]:
+    return re.findall(r"^- (G-[A-Z0-9]+-\d+)", SHARED.read_text(encoding="utf-8"), flags=re.M)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared/guidelines.md is not beside the checkout")
+def test_guideline_ids_match_the_catalogue():
+    assert list(GUIDELINES) == _catalogue_ids()
+
+
+def test_every_guideline_is_encoded_or_listed_with_a_reason():
+    cited = {g for r in RULES for g in r.guideline}
+    assert cited <= set(GUIDELINES)
+    assert set(ELSEWHERE) <= set(GUIDELINES)
+    missing = [g for g in GUIDELINES if g not in cited and g not in ELSEWHERE]
+    assert not missing, f"neither a rule nor docs/rules.md's 'elsewhere' list covers {missing}"
+    assert all(kind in ("code", "search", "not encoded") and text for kind, text in ELSEWHERE.values())
+
+
+def test_docs_rules_md_covers_every_cited_id_and_is_up_to_date():
+    docs = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    table = {m.group(1): m.group(0) for m in re.finditer(r"^\| (G-[A-Z0-9]+-\d+) \|.*$", docs, flags=re.M)}
+    for rule in RULES:
+        for gid in rule.guideline:
+            assert gid in table and rule.id in table[gid], (gid, rule.id)
+    if SHARED.exists():
+        assert set(table) == set(_catalogue_ids())
+    assert docs == rules_markdown(RULES), "docs/rules.md is stale: python -m autoann.rulebase --markdown > docs/rules.md"
+
+
+def test_markdown_command(capsys):
+    assert main(["--markdown"]) == 0
+    assert capsys.readouterr().out == rules_markdown(RULES)
+    assert main([]) == 2
+
+
+def test_find_rule():
+    assert find_rule("ARCH-PARAM-GUARD").id == "ARCH-PARAM-GUARD"
+    assert find_rule("arch-param-guard").id == "ARCH-PARAM-GUARD"
+    with pytest.raises(RuleFileError, match=r"No rule 'ARCH-PARAM-GAURD' \(did you mean 'ARCH-PARAM-GUARD'"):
+        find_rule("ARCH-PARAM-GAURD")
+
+
+# -- malformed files: every error names the file, the rule id and the key --------------------------
+
+HEAD = 'autoann_rules: 1\nmin_autoann_version: "0.1"\nrules:\n'
+GOOD = """\
+  - id: TEST-ONE
+    guideline: [G-ARCH-2]
+    when: {all: [{fact: task, eq: binary}, {fact: n_rows, ge: 1000}]}
+    then:
+      n_layers: {int: [1, 3]}
+    why: "a test rule"
+"""
+
+
+def write(tmp_path, text, name="user.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("{fact: n_rows, ge: 1000}", "{fact: n_row, ge: 1000}",
+         r"==> rule 'TEST-ONE' ==> when.all\[1\].fact: unknown fact 'n_row' \(did you mean 'n_rows'\?\)"),
+        ("{fact: n_rows, ge: 1000}", "{fact: n_rows, gte: 1000}", r"rule 'TEST-ONE' ==> when.all\[1\].gte: unknown operator"),
+        ("{fact: task, eq: binary}", "{fact: task, lt: binary}", r"rule 'TEST-ONE' ==> when.all\[0\].lt: operator 'lt' does not apply"),
+        ("{fact: n_rows, ge: 1000}", "{fact: n_rows, ge: many}", r"rule 'TEST-ONE' ==> when.all\[1\].ge: 'n_rows' is an int fact"),
+        ("when: {all: [{fact: task, eq: binary}, {fact: n_rows, ge: 1000}]}", "when: \"__import__('os')\"",
+         r"rule 'TEST-ONE' ==> when: a condition must be a mapping"),
+        ("    why:", "    whyy: x\n    why:", r"rule 'TEST-ONE' ==> whyy: unknown key \(did you mean 'why'\?\)"),
+        ('    why: "a test rule"\n', "", r"rule 'TEST-ONE' ==> why: required key is missing"),
+        ("[G-ARCH-2]", "[G-ARCH-22]", r"rule 'TEST-ONE' ==> guideline\[0\]: unknown guideline id 'G-ARCH-22'"),
+        ("[G-ARCH-2]", "[]", r"rule 'TEST-ONE' ==> guideline: a non-empty list"),
+        ("n_layers:", "n_layer:", r"rule 'TEST-ONE' ==> then.n_layer: unknown hyperparameter 'n_layer' \(did you mean 'n_layers'"),
+        ("{int: [1, 3]}", "{int: [3, 1]}", r"rule 'TEST-ONE' ==> then.n_layers: 'n_layers' range is empty"),
+        ("{int: [1, 3]}", "{int: [1, 3], default: 7}", r"then.n_layers: 'n_layers.default' 7 is outside"),
+        ("n_layers: {int: [1, 3]}", "optimizer: {choice: [adam, adamw]}", r"then.optimizer: 'optimizer' cannot be 'adamw'"),
+        ("n_layers: {int: [1, 3]}", "optimizer: {choice: [adam], default: sgd}", r"'optimizer.default' 'sgd' is not one of"),
+        ("n_layers: {int: [1, 3]}", "n_layers: {int: [1, 3], rules: [X]}", r"then.n_layers.rules: set by the engine"),
+        ("n_layers: {int: [1, 3]}", "output_units: {value: {fact: n_clases}}",
+         r"then.output_units.value.fact: unknown fact 'n_clases' \(did you mean 'n_classes'"),
+        ("n_layers: {int: [1, 3]}", "output_units: {value: {fact: task}}",
+         r"then.output_units.value.fact: 'output_units' takes int values but fact 'task' is str"),
+        ("n_layers: {int: [1, 3]}", "n_layers: {value: {fact: n_rows, scale: 2}}", r"then.n_layers"),
+        ("      n_layers: {int: [1, 3]}\n", "      {}\n", r"rule 'TEST-ONE' ==> then: the rule sets nothing"),
+        ("id: TEST-ONE", "id: test_one", r"==> rule #1 ==> id: every rule needs a stable UPPER-KEBAB id"),
+        ("    why:", "    examples: {fires: [{n_rows: 10}]}\n    why:",
+         r"rule 'TEST-ONE' ==> examples.fires\[0\]: the rule does not fire on these facts \(n_rows=10 < 1000\)"),
+        ("    why:", "    examples: {quiet: [{n_rows: 5000}]}\n    why:", r"examples.quiet\[0\]: the rule fires"),
+        ("    why:", "    examples: {fires: [{n_rowz: 5000}]}\n    why:", r"examples.fires\[0\]: unknown fact 'n_rowz'"),
+        ("    why:", "    examples: {fires: [{n_rows: lots}]}\n    why:", r"examples.fires\[0\].n_rows: 'n_rows' is an int"),
+        ("    why:", "    docs: known problems\n    why:", r"rule 'TEST-ONE' ==> docs: a mapping"),
+    ],
+)
+def test_malformed_rule_names_file_rule_and_key(tmp_path, old, new, message):
+    assert old in HEAD + GOOD
+    path = write(tmp_path, (HEAD + GOOD).replace(old, new, 1))
+    with pytest.raises(RuleFileError, match=message) as info:
+        load_rule_file(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("autoann_rules: 2\nrules: []\n", "==> autoann_rules: format 2 is not supported"),
+        ('autoann_rules: 1\nmin_autoann_version: "99.0"\nrules: []\n', "==> min_autoann_version: the file needs autoann >= 99.0"),
+        ("autoann_rules: 1\nmin_autoann_version: soon\nrules: []\n", "==> min_autoann_version: a version such as"),
+        ("autoann_rules: 1\nrule: []\n", "a mapping with 'autoann_rules: 1' and a 'rules' list"),
+        ("autoann_rules: 1\nrules: []\nextra: 1\n", "==> extra: unknown top-level key"),
+        ("autoann_rules: 1\nrules: {}\n", "==> rules: a list of rules"),
+        ("autoann_rules: 1\nrules: [1, 2\n", "not valid YAML"),
+        ("autoann_rules: 1\nrules: [just text]\n", "==> rule #1: a rule is a mapping"),
+        (HEAD + GOOD + GOOD, "==> rule 'TEST-ONE' ==> id: duplicate id in this file"),
+    ],
+)
+def test_malformed_file(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(RuleFileError, match=re.escape(str(path)) + ".*" + message if "==>" in message else message):
+        load_rule_file(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RuleFileError, match="Rule file not found"):
+        load_rule_file(tmp_path / "nope.yaml")
+
+
+def test_docs_take_any_section_and_notes_need_no_then(tmp_path):
+    rules = load_rule_file(write(tmp_path, HEAD + GOOD.replace(
+        "    why:", "    docs: {references: 'Smith 2018', known_problems: none}\n    why:") + """\
+  - id: TEST-NOTE
+    guideline: G-IN-4
+    then: {}
+    note: "look at this"
+    why: "a note-only rule"
+"""))
+    assert rules[0].docs["references"] == "Smith 2018"
+    assert rules[1].note == "look at this" and rules[1].guideline == ["G-IN-4"]
+
+
+def test_user_file_overrides_by_id_in_place_and_adds_new_ids(tmp_path):
+    path = write(tmp_path, HEAD + """\
+  - id: ARCH-DEPTH-SMALL
+    guideline: [G-ARCH-1]
+    when: {fact: n_rows, lt: 10000}
+    then:
+      n_layers: {int: [1, 2]}
+    why: "my data wants shallow nets"
+  - id: USER-WIDE
+    guideline: [G-ARCH-5]
+    then:
+      units_first: {int: [8, 32]}
+    why: "narrow"
+""")
+    builtin_ids = [r.id for r in RULES]
+    merged = load_rules([path])
+    assert [r.id for r in merged] == [*builtin_ids, "USER-WIDE"]
+    replaced = merged[builtin_ids.index("ARCH-DEPTH-SMALL")]
+    assert replaced.why == "my data wants shallow nets" and replaced.source == str(path)
+
+
+def test_duplicate_builtin_ids_are_errors():
+    first = parse_rules(HEAD + GOOD, "rules/a.yaml", override=False)
+    second = parse_rules(HEAD + GOOD, "rules/b.yaml", override=False)
+    with pytest.raises(RuleFileError, match=r"rules/b.yaml ==> rule 'TEST-ONE' ==> id: duplicate id, already defined in rules/a.yaml"):
+        merge_rules([*first, *second])
+    user = parse_rules(HEAD + GOOD.replace("a test rule", "mine"), "mine.yaml", override=True)
+    assert merge_rules([*first, *user])[0].why == "mine"
+
+
+def test_the_documented_example_rule_file_loads(tmp_path):
+    docs = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    example = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = load_rule_file(write(tmp_path, example))
+    assert [r.id for r in rules] == ["USER-DEEPER"] and rules[0].fires({**DEFAULT_FACTS, "n_rows": 80000})
