@@ -1,0 +1,267 @@
+"""Write a finished search into a run directory, atomically.
+
+A run directory is what ``autoann train`` leaves behind and what
+:func:`autoann.predictor.load` reads:
+
+``model.keras``
+    preprocessing + network as one Keras model on the raw named columns; loads
+    with ``keras.models.load_model(path, safe_mode=True)`` once
+    ``autoann.preprocessing`` (its custom layers) is imported.
+``saved_model/``
+    a TensorFlow SavedModel whose ``serving_default`` signature takes the raw
+    columns by name (``[None]`` float32 / string) and returns
+    ``probabilities`` + ``label`` (classification) or ``prediction``
+    (regression). It needs TensorFlow only, not autoann.
+``metadata.json``
+    schema, task, classes, metrics, versions, rationale (``format`` 1).
+``leaderboard.csv``, ``report.md``, ``learning_curves.png``, ``search_progress.png``.
+
+Files are written into a staging folder that :func:`finalize_run` moves into
+place in one rename; if writing fails, what was written is removed again and
+the user's existing run directory is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import re
+import shutil
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import pandas as pd
+
+from autoann._io import replace_dir, write_text_atomic
+from autoann.errors import ExportError
+
+FORMAT = 1
+MODEL_FILE = "model.keras"
+SAVED_MODEL_DIR = "saved_model"
+METADATA_FILE = "metadata.json"
+LEADERBOARD_FILE = "leaderboard.csv"
+SIGNATURE = "serving_default"
+CLASSIFICATION = ("binary", "multiclass")
+#: distribution name -> metadata key under ``versions``
+VERSIONED = {"tensorflow": "tensorflow", "keras": "keras", "keras-tuner": "keras_tuner", "numpy": "numpy",
+             "pandas": "pandas", "scikit-learn": "sklearn"}
+_VALID_ARG = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")  # TensorFlow's rule for op (and signature) names
+
+
+@dataclass
+class RunArtifacts:
+    """Everything a finished search hands to the export.
+
+    ``model`` maps the raw named columns to the task's output (binary: (N, 1)
+    P(classes[1]); multiclass: (N, K) softmax; regression: (N, n_targets) in
+    target units). ``metadata`` holds the keys listed in
+    ``docs/architecture.md``; ``leaderboard`` one row per trial; ``history``
+    the final model's Keras history; ``progress`` (seconds since the search
+    started, best validation score so far), one per finished trial.
+    """
+
+    model: keras.Model
+    metadata: dict[str, Any]
+    leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    progress: list[tuple[float, float]] = field(default_factory=list)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A JSON-safe copy of ``obj``: numpy scalars/arrays, paths, dates, dataclasses converted;
+    NaN and infinities become ``null`` (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in obj), key=str)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)):
+        return obj
+    if isinstance(obj, (datetime, date, pd.Timestamp)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(asdict(obj))
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    return str(obj)
+
+
+def serving_names(columns: list[str]) -> dict[str, str]:
+    """Column name -> the SavedModel signature's argument name.
+
+    TensorFlow only accepts names matching ``[A-Za-z0-9.][A-Za-z0-9_.-]*``;
+    other characters become ``_`` (``"b c"`` -> ``"b_c"``), with a numeric
+    suffix when two columns would collide. Valid names are kept as they are.
+    The mapping is stored in ``metadata.json`` under ``serving.inputs``.
+    """
+    used = {c for c in columns if _VALID_ARG.match(c)}
+    out: dict[str, str] = {}
+    for name in columns:
+        if _VALID_ARG.match(name):
+            out[name] = name
+            continue
+        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+        base = base if base and _VALID_ARG.match(base) else f"x{base}"
+        arg, i = base, 2
+        while arg in used:
+            arg, i = f"{base}_{i}", i + 1
+        used.add(arg)
+        out[name] = arg
+    return out
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist, key in VERSIONED.items():
+        try:
+            versions[key] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            versions[key] = None
+    return versions
+
+
+def complete_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The search's metadata plus what the export knows: format, versions, time, serving names."""
+    import autoann
+
+    meta = dict(metadata)
+    missing = [k for k in ("task", "schema", "target_names") if k not in meta]
+    if missing:
+        raise ExportError(f"Cannot export: the run metadata lacks {', '.join(missing)} (a bug in the search stage).")
+    columns = [str(c["name"]) for c in meta["schema"]]
+    outputs = ["probabilities", "label"] if meta["task"] in CLASSIFICATION else ["prediction"]
+    meta.update(
+        format=FORMAT,
+        autoann_version=autoann.__version__,
+        versions=_versions(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        serving={"signature": SIGNATURE, "inputs": serving_names(columns), "outputs": outputs},
+    )
+    return to_jsonable(meta)
+
+
+def write_saved_model(model: keras.Model, metadata: dict[str, Any], path: Path) -> None:
+    """Write the TF SavedModel whose ``serving_default`` takes the raw columns by name."""
+    import tensorflow as tf
+
+    names = metadata["serving"]["inputs"]
+    schema = [(str(c["name"]), c["kind"]) for c in metadata["schema"]]
+    spec = {names[col]: tf.TensorSpec([None], tf.float32 if kind == "numeric" else tf.string, name=names[col])
+            for col, kind in schema}
+
+    def raw(inputs: dict[str, Any]) -> dict[str, Any]:
+        return {col: inputs[names[col]] for col, _ in schema}
+
+    if metadata["task"] in CLASSIFICATION:
+        classes = [str(c) for c in metadata["classes"]]
+
+        def serve(inputs: dict[str, Any]) -> dict[str, Any]:
+            out = tf.cast(model(raw(inputs), training=False), tf.float32)
+            if len(classes) == 2 and out.shape[-1] == 1:
+                out = tf.concat([1.0 - out, out], axis=1)
+            label = tf.gather(tf.constant(classes), tf.argmax(out, axis=1))
+            return {"probabilities": out, "label": label}
+    else:
+
+        def serve(inputs: dict[str, Any]) -> dict[str, Any]:
+            return {"prediction": tf.cast(model(raw(inputs), training=False), tf.float32)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n")
+
+
+def write_run_files(artifacts: RunArtifacts, directory: Path) -> None:
+    """Write every run file into the existing (staging) ``directory``.
+
+    Any OSError (disk full, permission, ...) becomes an :class:`ExportError`;
+    the files written so far are removed, and so is ``directory`` if nothing
+    else is in it (a caller's search state, kept for ``--resume``, stays).
+    """
+    import tensorflow as tf
+
+    from autoann import report
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ExportError(f"Cannot export into {directory}: the folder does not exist.")
+    metadata = complete_metadata(artifacts.metadata)
+    steps: list[tuple[str, Callable[[Path], Any]]] = [
+        (MODEL_FILE, lambda p: keras.saving.save_model(artifacts.model, p)),
+        (SAVED_MODEL_DIR, lambda p: write_saved_model(artifacts.model, metadata, p)),
+        (LEADERBOARD_FILE, lambda p: write_text_atomic(p, artifacts.leaderboard.to_csv(index=False))),
+        (report.REPORT_FILE, lambda p: report.write_report(artifacts, directory, metadata)),
+        (METADATA_FILE, lambda p: _write_json(p, metadata)),  # last: a run dir with metadata is complete
+    ]
+    written: list[Path] = []
+    try:
+        for step, write in steps:
+            names = report.REPORT_FILES if step == report.REPORT_FILE else (step,)
+            written.extend(directory / name for name in names)
+            write(directory / step)
+    except BaseException as exc:
+        _discard(directory, written)
+        if isinstance(exc, ExportError):
+            raise
+        if isinstance(exc, (OSError, tf.errors.OpError)):
+            reason = getattr(exc, "strerror", None) or getattr(exc, "message", None) or str(exc)
+            raise ExportError(
+                f"Cannot write the run files into {directory} (failed on {step}): {reason}. "
+                "Free disk space or choose a writable folder; nothing half-written was left behind."
+            ) from exc
+        raise
+
+
+def _discard(directory: Path, written: list[Path]) -> None:
+    """Remove ``written`` paths, then ``directory`` itself if it is left empty."""
+    for path in written:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for leftover in directory.glob(".*.*"):  # write_text_atomic's temporary files
+        if leftover.is_file() and any(leftover.name.startswith(f".{p.name}.") for p in written):
+            leftover.unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # not empty: it holds the caller's own files
+
+
+def finalize_run(staging: Path, run_dir: Path, overwrite: bool) -> None:
+    """Move the finished ``staging`` folder to ``run_dir`` in one rename (:func:`autoann._io.replace_dir`).
+
+    An existing ``run_dir`` is replaced only with ``overwrite``, and is kept
+    intact if the move fails.
+    """
+    staging, run_dir = Path(staging), Path(run_dir)
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        replace_dir(staging, run_dir, overwrite)
+    except ExportError:
+        raise
+    except OSError as exc:
+        raise ExportError(f"Cannot move the run into {run_dir}: {exc.strerror or exc}. "
+                          "Check the folder is writable.") from exc

@@ -1,0 +1,330 @@
+"""Load a run directory and predict on raw rows, checked against the training schema.
+
+``autoann.load(run_dir)`` returns a :class:`Predictor`. Rows go in as a
+DataFrame, a dict of columns, a list of records or a CSV/Parquet path; they
+are checked against the schema the model was trained on before any model call,
+so a mistake gets a :class:`~autoann.errors.SchemaError` that names the
+column (and rows), not a TensorFlow traceback:
+
+* a missing column is an error (all are listed);
+* a numeric column holding text is an error (column, rows and values quoted);
+* extra columns are ignored, and unseen categories go to the model's
+  out-of-vocabulary bucket; both are reported as a :class:`SchemaWarning`;
+* missing values (NaN, None, "") are fine: the model imputes them.
+
+Labels come back in the type the target had in training (int, bool, float or
+str), from ``metadata.json``'s ``classes`` and ``class_dtype``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+
+from autoann import metrics
+from autoann._io import write_text_atomic
+from autoann.data import NA_MARKERS
+from autoann.errors import DataError, ExportError, SchemaError
+from autoann.export import FORMAT, METADATA_FILE, MODEL_FILE
+from autoann.schema import Column, schema_from_list, to_model_inputs
+
+BATCH_SIZE = 1024
+EXAMPLES = 3  # offending values quoted per message
+#: text a numeric column may hold for "missing": training's CSV markers, pandas' and Python's spellings
+NA_TOKENS = {m.lower() for m in NA_MARKERS} | {"nan", "<na>", "none", "null", "nat"}
+
+
+class SchemaWarning(UserWarning):
+    """The rows were accepted, but something deserves a look (extra columns, unseen categories, dropped rows)."""
+
+
+def _warn(message: str) -> None:
+    """Emit a :class:`SchemaWarning` attributed to the caller's line, outside this module."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 = the caller of _warn
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SchemaWarning, stacklevel=level)
+
+
+def _register_custom_layers() -> None:
+    """Import autoann's custom Keras layers so ``safe_mode`` loading can find them."""
+    try:
+        import autoann.preprocessing  # noqa: F401  (registers package="autoann" layers)
+    except ImportError:  # a partial install: models without custom layers still load
+        pass
+
+
+def load(run_dir: str | Path) -> "Predictor":
+    """Open a run directory written by ``autoann train`` (or an estimator's ``export``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"No run directory at {run_dir}. Pass the folder `autoann train -o` created.")
+    missing = [name for name in (METADATA_FILE, MODEL_FILE) if not (run_dir / name).exists()]
+    if missing:
+        raise ExportError(f"{run_dir} is not an autoann run directory: {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} missing. "
+                          "Pass the folder `autoann train -o` created.")
+    try:
+        metadata = json.loads((run_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"Cannot read {run_dir / METADATA_FILE}: {exc}.") from None
+    if not isinstance(metadata, dict):
+        metadata = {}
+    lacking = [k for k in ("task", "schema", "target_names") if k not in metadata]
+    if lacking:
+        raise ExportError(f"{run_dir / METADATA_FILE} is not autoann run metadata: it lacks {', '.join(lacking)}.")
+    if int(metadata.get("format", FORMAT)) > FORMAT:
+        raise ExportError(f"{run_dir} was written by a newer autoann (format {metadata['format']}, "
+                          f"autoann {metadata.get('autoann_version')}); upgrade autoann to read it.")
+    _register_custom_layers()
+    try:
+        model = keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file
+        raise ExportError(f"Cannot load {run_dir / MODEL_FILE}: {exc}. It was written with "
+                          f"{metadata.get('versions')}; load it with compatible versions.") from exc
+    return Predictor(model, metadata, run_dir)
+
+
+def read_data(source: Any) -> pd.DataFrame:
+    """Rows as a DataFrame, from a DataFrame, a dict of columns (or of one row's values),
+    a list of records, or a CSV/Parquet path."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    if isinstance(source, (str, Path)):
+        return _read_file(Path(source))
+    if isinstance(source, pd.Series):
+        return source.to_frame().T
+    if isinstance(source, dict):
+        if source and all(np.ndim(v) == 0 for v in source.values()):
+            return pd.DataFrame([source])
+        try:
+            return pd.DataFrame(source)
+        except ValueError as exc:
+            raise SchemaError(f"Cannot make rows from the dict of columns: {exc}. "
+                              "Give every column the same length.") from None
+    if isinstance(source, list) and all(isinstance(r, dict) for r in source):
+        return pd.DataFrame(source)
+    raise SchemaError(f"Cannot read rows from a {type(source).__name__}: pass a DataFrame, a dict of columns, "
+                      "a list of records or a CSV/Parquet path, so columns can be matched by name.")
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    from autoann.data import read_table  # the same reader (and missing-value markers) as training
+
+    return read_table(path)
+
+
+def _examples(series: pd.Series, mask: np.ndarray, from_file: bool) -> str:
+    """Where and what: ``line 5: 'abc'`` for a file (header = line 1), ``row 3: 'abc'`` for a frame."""
+    picked = series[mask].head(EXAMPLES)
+    where = (lambda i: f"line {int(i) + 2}") if from_file else (lambda i: f"row {i!r}")
+    return ", ".join(f"{where(i)}: {v.item() if isinstance(v, np.generic) else v!r}" for i, v in picked.items())
+
+
+def check_frame(frame: pd.DataFrame, schema: Sequence[Column], vocabularies: dict[str, list[str]] | None = None,
+                ignore: Sequence[str] = (), from_file: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Check ``frame`` against ``schema`` and convert it to the model's named inputs.
+
+    Returns the inputs and the warnings to show (extra columns, unseen
+    categories). Raises :class:`SchemaError` for missing columns or text in a
+    numeric column. ``ignore`` names columns that are expected extras (a
+    target); ``from_file`` quotes file lines instead of row labels.
+    """
+    expected = [c.name for c in schema]
+    missing = [n for n in expected if n not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"The data lacks {len(missing)} column(s) the model was trained on: {', '.join(map(repr, missing))}. "
+            f"The model expects: {', '.join(map(repr, expected))}. Add them (empty values are allowed)."
+        )
+    notes: list[str] = []
+    known = set(expected) | set(ignore)
+    extra = [str(c) for c in frame.columns if c not in known]
+    if extra:
+        notes.append(f"Ignoring {len(extra)} column(s) the model does not use: {', '.join(map(repr, extra[:10]))}"
+                     f"{' ...' if len(extra) > 10 else ''}.")
+    for col in schema:
+        series = frame[col.name]
+        if col.kind != "numeric" or pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = series.astype(object)
+        text = values.map(lambda v: str(v).strip().lower() if v is not None else "")
+        bad = (values.notna() & ~text.isin(NA_TOKENS) & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
+        if bad.any():
+            raise SchemaError(
+                f"Column {col.name!r} is numeric in the model but holds text in {int(bad.sum())} row(s), e.g. "
+                f"{_examples(series, bad, from_file)}. Fix those values, or leave them empty "
+                "(missing values are imputed)."
+            )
+    inputs = to_model_inputs(frame, list(schema))
+    for name, vocabulary in (vocabularies or {}).items():
+        if name not in inputs:
+            continue
+        values = inputs[name]
+        unseen = (values != "") & ~np.isin(values, np.asarray(vocabulary, dtype=object))
+        if unseen.any():
+            levels = list(dict.fromkeys(values[unseen].tolist()))
+            notes.append(f"Column {name!r}: {int(unseen.sum())} row(s) have categories not seen in training "
+                         f"(e.g. {', '.join(map(repr, levels[:EXAMPLES]))}); the model treats them as 'unknown'.")
+    return inputs, notes
+
+
+def _typed(classes: list[str], class_dtype: str | None) -> np.ndarray:
+    """The class labels back in the target's own type (``"3"`` -> 3 for an int target)."""
+    try:
+        if class_dtype == "int":
+            return np.array([int(float(c)) for c in classes], dtype="int64")
+        if class_dtype == "float":
+            return np.array([float(c) for c in classes], dtype="float64")
+        if class_dtype == "bool" and set(classes) <= {"True", "False"}:
+            return np.array([c == "True" for c in classes], dtype=bool)
+    except ValueError:
+        pass
+    return np.array(classes, dtype=object)
+
+
+class Predictor:
+    """A trained autoann model with its metadata: predict, predict_proba, predict_frame, evaluate.
+
+    Attributes: ``model`` (Keras, raw named inputs), ``metadata`` (the
+    ``metadata.json`` dict), ``task``, ``classes`` (labels in the target's
+    type; None for regression), ``schema`` (list of :class:`Column`),
+    ``target_names``, ``run_dir``.
+    """
+
+    def __init__(self, model: keras.Model, metadata: dict[str, Any], run_dir: Path | None = None):
+        self.model = model
+        self.metadata = metadata
+        self.run_dir = run_dir
+        self.task: str = metadata["task"]
+        self.schema: list[Column] = schema_from_list(metadata["schema"])
+        self.target_names: list[str] = [str(t) for t in metadata.get("target_names") or []]
+        self._class_text: list[str] | None = [str(c) for c in metadata["classes"]] if metadata.get("classes") else None
+        self.classes = None if self._class_text is None else _typed(self._class_text, metadata.get("class_dtype"))
+        self._vocabularies = {c["name"]: c["vocabulary"] for c in
+                              (metadata.get("preprocessing") or {}).get("categorical", []) if "vocabulary" in c}
+        #: column names of a model fitted on a bare array (an estimator's export), in order
+        self.feature_names: list[str] | None = metadata.get("feature_names")
+
+    def __repr__(self) -> str:
+        return f"Predictor(task={self.task!r}, targets={self.target_names}, run_dir={str(self.run_dir)!r})"
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task in metrics.CLASSIFICATION
+
+    def rows(self, X: Any) -> pd.DataFrame:
+        """``X`` as a frame (:func:`read_data`); a 2-D array is accepted when the model was fitted on one."""
+        if isinstance(X, np.ndarray) and X.ndim == 2 and self.feature_names is not None:
+            if X.shape[1] != len(self.feature_names):
+                raise SchemaError(f"X has {X.shape[1]} columns, but this model was fitted on "
+                                  f"{len(self.feature_names)}; pass the same columns, in the same order.")
+            return pd.DataFrame(X, columns=self.feature_names).infer_objects()
+        return read_data(X)
+
+    def raw_output(self, X: Any) -> np.ndarray:
+        """The model's raw output for the rows of ``X``, after the schema checks (warnings are emitted)."""
+        return self._output(self.rows(X), isinstance(X, (str, Path)))
+
+    def _output(self, frame: pd.DataFrame, from_file: bool, ignore: Sequence[str] = ()) -> np.ndarray:
+        inputs, notes = check_frame(frame, self.schema, self._vocabularies, ignore, from_file)
+        for note in notes:
+            _warn(note)
+        if len(frame) == 0:
+            return np.zeros((0, int(self.model.output_shape[-1])), dtype="float32")
+        out = self.model.predict(inputs, batch_size=BATCH_SIZE, verbose=0)
+        return np.asarray(out).reshape(len(frame), -1)
+
+    def _require_classifier(self, method: str) -> None:
+        if not self.is_classifier:
+            raise TypeError(f"{method} is for classifiers; this is a {self.task} model. Use predict().")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (N, K), columns in ``classes`` order (binary too: [1 - p, p])."""
+        self._require_classifier("predict_proba")
+        return metrics.probabilities(self.raw_output(X), len(self._class_text))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels (in the target's type) or values: (N,) for one target, (N, n_targets) for several."""
+        if self.is_classifier:
+            return self.classes[self.predict_proba(X).argmax(axis=1)]
+        out = self.raw_output(X)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_frame(self, X: Any) -> pd.DataFrame:
+        """Predictions as a table, one row per input row (same index): classification gives
+        ``label`` and one ``proba_<class>`` column per class; regression one column per target."""
+        frame = self.rows(X)
+        values = self._output(frame, isinstance(X, (str, Path)))
+        if self.is_classifier:
+            proba = metrics.probabilities(values, len(self._class_text))
+            out = pd.DataFrame({"label": self.classes[proba.argmax(axis=1)]}, index=frame.index)
+            for i, name in enumerate(self._class_text):
+                out[f"proba_{name}"] = proba[:, i]
+            return out
+        names = self.target_names
+        if len(names) != values.shape[1]:
+            names = [f"target_{i}" for i in range(values.shape[1])]
+        return pd.DataFrame(values, columns=names, index=frame.index)
+
+    def evaluate(self, X: Any, y: Any = None, *, target: str | Sequence[str] | None = None) -> dict[str, float]:
+        """Metrics of the model on labelled rows (:func:`autoann.metrics.evaluate_predictions`).
+
+        The truth is ``y`` (labels or values, one per row), or the ``target``
+        column(s) of ``X`` (a str ``y`` is read as a column name too); by
+        default, the target column(s) the model was trained on. Rows whose
+        target is missing are dropped, with a warning.
+        """
+        frame = self.rows(X)
+        if isinstance(y, str):
+            y, target = None, y
+        if y is None:
+            names = self.target_names if target is None else [target] if isinstance(target, str) else list(target)
+            absent = [n for n in names if n not in frame.columns]
+            if absent:
+                raise SchemaError(f"The target column(s) {', '.join(map(repr, absent))} are not in the data; its "
+                                  f"columns are: {', '.join(map(repr, map(str, frame.columns[:20])))}. "
+                                  "Name the target column(s) (CLI: --target).")
+            truth, ignore = frame[names], names
+        else:
+            truth, ignore = y, ()
+        values = truth.to_numpy(dtype=object) if isinstance(truth, pd.DataFrame) else np.asarray(truth, dtype=object)
+        values = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
+        if len(values) != len(frame):
+            raise DataError(f"{len(frame)} rows but {len(values)} target values; pass one target value per row.")
+        known = pd.DataFrame(values).notna().all(axis=1).to_numpy()
+        if not known.all():
+            _warn(f"Dropped {int((~known).sum())} row(s) whose target is missing.")
+        output = self._output(frame[known], isinstance(X, (str, Path)), ignore)
+        values = values[known]
+        values = values[:, 0] if self.is_classifier or values.shape[1] == 1 else values
+        return metrics.evaluate_predictions(self.task, values, output, self._class_text)
+
+
+def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
+    """Write predictions to CSV (or Parquet by suffix) atomically; never replace a file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} already exists; choose another output file or pass --overwrite.")
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        write_text_atomic(path, frame.to_csv(index=False))
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # same folder: the rename is atomic
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except (OSError, ImportError) as exc:
+        raise ExportError(f"Cannot write {path}: {exc}.") from None
+    return path
