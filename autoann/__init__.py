@@ -13,17 +13,23 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoANNClassifier",
     "AutoANNError",
+    "AutoANNRegressor",
     "DataError",
     "Dataset",
     "Profile",
     "SearchSpace",
+    "load",
     "load_data",
     "profile",
     "recommend",
+    "train",
 ]
 
 _LAZY = {
+    "AutoANNClassifier": "autoann.estimators",
+    "AutoANNRegressor": "autoann.estimators",
     "AutoANNError": "autoann.errors",
     "DataError": "autoann.errors",
     "Dataset": "autoann.data",
@@ -31,6 +37,8 @@ _LAZY = {
     "Profile": "autoann.profiler",
     "profile": "autoann.profiler",
     "recommend": "autoann.recommender",
+    "train": "autoann.trainer",
+    "load": "autoann.predictor",
     "SearchSpace": "autoann.space",
 }
 

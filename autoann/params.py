@@ -89,7 +89,7 @@ CONSTRAINTS: dict[str, Any] = {
     "max_trials": Interval(int, 1, None, allow_none=True),
     "max_epochs": Interval(int, 1, 10_000, allow_none=True),
     "seed": Interval(int, 0, 2**32 - 1),
-    "test_size": Interval(float, 0.0, 0.9, closed="neither"),
+    "test_size": Interval(float, 0.0, 0.9, closed="left"),
     "validation_size": Interval(float, 0.0, 0.9, closed="neither"),
     "goal": OneOf(GOALS),
     "verbose": Interval(int, 0, 2),
