@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from autoann.budget import SearchPlan, plan_search
 from autoann.errors import AutoANNError, BudgetError
 from autoann.network import AutoANNHyperModel, TrainingData, build_network, declare, fit_network, objective
 from autoann.preprocessing import Preprocessing
-from autoann.space import SearchSpace
+from autoann.space import SearchSpace, typed_values
 
 PROJECT = "search"
 SIDECAR = "autoann_trials.json"
@@ -217,6 +218,20 @@ class BudgetedHyperband(kt.Hyperband):
 TRIAL_BOOKKEEPING_SECONDS = 0.15
 
 
+#: Test-only switch (docs/estimators.md, "Tiny searches for tests"): when this
+#: environment variable is "1", the search skips the calibration run (nominal
+#: costs are assumed, so only a generous budget or ``max_trials`` bounds it)
+#: and the final refit, and keeps the best trial's checkpoint. A fit then
+#: costs the trials alone, which keeps scikit-learn's ~120 estimator checks
+#: within a few minutes of CI. Never set it for real work.
+TINY_SEARCH_ENV = "AUTOANN_TINY_SEARCH"
+NOMINAL_COSTS = (0.05, 0.5)  # seconds per epoch, per trial
+
+
+def tiny_search() -> bool:
+    return os.environ.get(TINY_SEARCH_ENV) == "1"
+
+
 def calibrate(space: SearchSpace, prep: Preprocessing, data: TrainingData, seed: int) -> tuple[float, float]:
     """Measure (seconds per epoch, per-trial overhead) with the space's default network.
 
@@ -276,7 +291,7 @@ def run_search(
     if resume and plan_file.exists():
         plan = SearchPlan(**json.loads(plan_file.read_text()))
     else:
-        per_epoch, per_trial = calibrate(space, prep, data, seed)
+        per_epoch, per_trial = NOMINAL_COSTS if tiny_search() else calibrate(space, prep, data, seed)
         left = end - time.monotonic()
         cap = _largest(space, "max_epochs", 30)
         refit = min(per_trial + cap * per_epoch, 0.25 * max(left - export_seconds, 0.0))
@@ -324,7 +339,7 @@ def run_search(
         raise BudgetError("No trial finished within the budget; give a larger --time-budget.")
 
     best = tuner.oracle.get_best_trials(1)[0]
-    values = {k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")}
+    values = typed_values({k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")})
     network = tuner.load_trial_model(best)
     history = _histories_chain(tuner, best.trial_id)
     val_score = float(best.score)
@@ -332,7 +347,7 @@ def run_search(
     notes: list[str] = []
     refit_end = end - export_seconds
     full_refit = plan.seconds_per_trial + plan.max_epochs * plan.seconds_per_epoch
-    if not interrupted and refit_end - time.monotonic() > full_refit:
+    if not (interrupted or tiny_search()) and refit_end - time.monotonic() > full_refit:
         refit = _refit(values, prep, data, plan, refit_end, seed, verbose, obj)
         if refit is not None:
             model, hist, score = refit

@@ -287,6 +287,19 @@ def _expected(declared: Declared) -> str:
     return f"{'an integer' if declared.kind == 'int' else 'a number'} in [{lo}, {hi}]"
 
 
+def value_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` can never be given to the known hyperparameter ``name``, or None if it can."""
+    declared = KNOWN[name]
+    if _fits(declared, value):
+        return None
+    return f"'{name}' must be {_expected(declared)}; got {value!r}"
+
+
+def typed_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Search results in their declared types (Keras Tuner hands booleans of a choice back as 0/1)."""
+    return {k: bool(v) if k in KNOWN and KNOWN[k].kind == "bool" and v in (0, 1) else v for k, v in values.items()}
+
+
 def check_hyperparameter(hp: Hyperparameter, where: str = "space") -> None:
     """Raise :class:`SpaceError` unless ``hp`` is a known name with sane values."""
     declared = KNOWN.get(hp.name)

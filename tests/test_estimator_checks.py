@@ -1,0 +1,37 @@
+"""scikit-learn's own contract tests for both estimators (parametrize_with_checks).
+
+The estimators are built with a tiny search: ``max_trials=1`` and
+``max_epochs=10`` end each ``fit`` after one short trial, the test-only
+``AUTOANN_TINY_SEARCH=1`` (the ``tiny_search`` fixture) skips the calibration
+run and the refit, and the generous ``time_budget`` never binds, so a fit
+with a fixed ``random_state`` is reproducible (``check_fit_idempotent``,
+``check_supervised_y_2d``). Both are documented in docs/estimators.md ("Tiny
+searches for tests"); no check is special-cased.
+"""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from autoann.estimators import AutoANNClassifier, AutoANNRegressor
+
+pytestmark = pytest.mark.usefixtures("tiny_search")
+
+TINY = dict(time_budget=300, max_trials=1, max_epochs=10, pins={"learning_rate": 0.01, "dropout": 0.0})
+
+#: Checks that cannot pass, with the reason (also listed in docs/estimators.md).
+EXPECTED_FAILED: dict[str, dict[str, str]] = {
+    "AutoANNClassifier": {},
+    "AutoANNRegressor": {},
+}
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILED[type(estimator).__name__]
+
+
+@parametrize_with_checks(
+    [AutoANNClassifier(**TINY), AutoANNRegressor(**TINY)],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_contract(estimator, check):
+    check(estimator)
