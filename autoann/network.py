@@ -124,8 +124,13 @@ def hidden_widths(values: dict[str, Any]) -> list[int]:
     )
 
 
-def build_network(values: dict[str, Any], prep: Preprocessing) -> keras.Model:
-    """The trainable network, from preprocessed inputs to the task's output; compiled."""
+def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metrics: bool = False) -> keras.Model:
+    """The trainable network, from preprocessed inputs to the task's output; compiled.
+
+    ``weighted_metrics`` compiles the objective metric as a weighted metric, so
+    the validation objective honours per-row validation weights (see
+    :class:`TrainingData`).
+    """
     fam = family_parts(values)
     dense_in = keras.Input(shape=(prep.dense_width,), name=DENSE_INPUT)
     inputs = {DENSE_INPUT: dense_in}
@@ -163,7 +168,7 @@ def build_network(values: dict[str, Any], prep: Preprocessing) -> keras.Model:
             x = drop(dropout)(x)
     outputs = _output_layer(values, x)
     model = keras.Model(inputs, outputs, name="network")
-    compile_network(model, values)
+    compile_network(model, values, weighted=weighted_metrics)
     return model
 
 
@@ -203,7 +208,18 @@ def peak_learning_rate(values: dict[str, Any]) -> float:
     return float(_get(values, "learning_rate", 1e-3))
 
 
-def compile_network(model: keras.Model, values: dict[str, Any]) -> None:
+#: attribute set on a compiled network: were its metrics compiled as weighted metrics?
+WEIGHTED_FLAG = "_autoann_weighted_metrics"
+
+
+def compile_network(model: keras.Model, values: dict[str, Any], *, weighted: bool = False) -> None:
+    """Compile with the space's optimizer, loss and objective metric.
+
+    Keras 3 applies sample weights to the loss and to ``weighted_metrics``
+    only, never to ``metrics``; ``weighted`` puts the objective metric in
+    ``weighted_metrics`` so a weighted validation set is scored by its weights.
+    Without weights both lists compute the same values.
+    """
     metric = _get(values, "metric", "log_loss")
     task = _get(values, "task", "regression")
     metrics: list[Any] = []
@@ -216,23 +232,52 @@ def compile_network(model: keras.Model, values: dict[str, Any]) -> None:
         metrics.append(keras.metrics.RootMeanSquaredError(name="rmse"))
     elif metric == "mae":
         metrics.append(keras.metrics.MeanAbsoluteError(name="mae"))
-    model.compile(optimizer=make_optimizer(values), loss=_get(values, "loss", "mse"), metrics=metrics)
+    if weighted:
+        model.compile(optimizer=make_optimizer(values), loss=_get(values, "loss", "mse"), weighted_metrics=metrics)
+    else:
+        model.compile(optimizer=make_optimizer(values), loss=_get(values, "loss", "mse"), metrics=metrics)
+    setattr(model, WEIGHTED_FLAG, weighted)
 
 
 @dataclass
 class TrainingData:
-    """Preprocessed arrays, created once; tf.data pipelines cached per batch size."""
+    """Preprocessed arrays, created once; tf.data pipelines cached per batch size.
+
+    ``w_train`` / ``w_val`` are the user's per-row sample weights of the two
+    splits (finite, >= 0, already checked and scaled by the trainer), or None.
+    Training multiplies ``w_train`` with the balanced class weights when the
+    space asks for them; the validation data carries ``w_val``, so the loss and
+    the (weighted) objective metric of every trial are weighted the same way.
+    """
 
     x_train: dict[str, np.ndarray]
     y_train: np.ndarray
     x_val: dict[str, np.ndarray]
     y_val: np.ndarray
     class_weight: dict[int, float] | None = None
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_train(self) -> int:
         return len(self.y_train)
+
+    @property
+    def sample_weighted(self) -> bool:
+        """Whether the user gave sample weights (then metrics are compiled as weighted metrics)."""
+        return self.w_train is not None or self.w_val is not None
+
+    def train_weights(self, weighted: bool = False) -> np.ndarray | None:
+        """Per-row training weights: balanced class weights (if ``weighted``) times the user's weights."""
+        weights = None
+        if weighted and self.class_weight:
+            lookup = np.array([self.class_weight[i] for i in sorted(self.class_weight)], "float32")
+            weights = lookup[self.y_train.astype(int).ravel()]
+        if self.w_train is not None:
+            user = np.asarray(self.w_train, dtype="float32").ravel()
+            weights = user if weights is None else weights * user
+        return weights
 
     def train_dataset(self, batch_size: int, seed: int, weighted: bool = False):
         """Shuffled batches; ``weighted`` adds balanced class weights as sample weights."""
@@ -240,10 +285,7 @@ class TrainingData:
 
         key = ("train", batch_size, weighted)
         if key not in self._cache:
-            weights = None
-            if weighted and self.class_weight:
-                lookup = np.array([self.class_weight[i] for i in sorted(self.class_weight)], "float32")
-                weights = lookup[self.y_train.astype(int).ravel()]
+            weights = self.train_weights(weighted)
             parts = (self.x_train, self.y_train) if weights is None else (self.x_train, self.y_train, weights)
             ds = tf.data.Dataset.from_tensor_slices(parts).cache()
             ds = ds.shuffle(min(self.n_train, 50_000), seed=seed, reshuffle_each_iteration=True)
@@ -254,7 +296,10 @@ class TrainingData:
         import tensorflow as tf
 
         if "val" not in self._cache:
-            ds = tf.data.Dataset.from_tensor_slices((self.x_val, self.y_val)).batch(VALIDATION_BATCH).cache()
+            parts = (self.x_val, self.y_val)
+            if self.w_val is not None:
+                parts = (*parts, np.asarray(self.w_val, dtype="float32").ravel())
+            ds = tf.data.Dataset.from_tensor_slices(parts).batch(VALIDATION_BATCH).cache()
             self._cache["val"] = ds.prefetch(tf.data.AUTOTUNE)
         return self._cache["val"]
 
@@ -306,6 +351,10 @@ def fit_network(
     elif schedule == "performance":
         cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=name, mode=direction, factor=0.5,
                                                      patience=max(1, int(_get(values, "patience", 10)) // 2)))
+    if data.sample_weighted and not getattr(model, WEIGHTED_FLAG, False):
+        # A network built without knowing the data is weighted (the calibration,
+        # the final refit): recompile so its objective is weighted like the trials'.
+        compile_network(model, values, weighted=True)
     record = FitRecord()
     start = time.perf_counter()
     try:
@@ -341,7 +390,7 @@ class AutoANNHyperModel(kt.HyperModel):
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         keras.utils.set_random_seed(self.seed)
-        return build_network(declare(hp, self.space), self.prep)
+        return build_network(declare(hp, self.space), self.prep, weighted_metrics=self.data.sample_weighted)
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any):
         values = {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}

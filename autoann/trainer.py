@@ -25,6 +25,7 @@ from autoann.errors import DataError, ExportError, SpaceError
 from autoann.profiler import Profile, profile_dataset
 from autoann.schema import Column, schema_from_list
 from autoann.space import SearchSpace
+from autoann.weights import align_sample_weight, check_sample_weight, split_weights
 
 #: Seconds kept for the final evaluation and the export (model.keras,
 #: SavedModel tracing, plots); measured ~6-8 s on 2 cores, see docs/benchmarks.md.
@@ -45,6 +46,10 @@ class Splits:
     class_dtype: str | None
     target_mean: np.ndarray | None = None
     target_std: np.ndarray | None = None
+    # the user's sample weights, split with the same row indices (None without weights)
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
 
 
 @dataclass
@@ -73,8 +78,13 @@ def _class_dtype(values: pd.Series) -> str:
 
 
 def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_size: float,
-                  seed: int, target_scaling: bool) -> Splits:
-    """Hold out a test split, then a validation split (both stratified for classification)."""
+                  seed: int, target_scaling: bool, sample_weight: np.ndarray | None = None) -> Splits:
+    """Hold out a test split, then a validation split (both stratified for classification).
+
+    ``sample_weight`` (one weight per row of ``dataset``, see
+    :func:`align_sample_weight`) is split with the same row indices; the
+    stratification and the target scaling ignore it.
+    """
     from sklearn.model_selection import train_test_split
 
     X, y = dataset.features, dataset.target
@@ -104,6 +114,9 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
             f"{n} rows are too few to hold out a test split ({test_size:.0%}) and a validation split "
             f"({validation_size:.0%}); autoann needs at least {min_rows} rows with a target."
         )
+    if sample_weight is not None and len(sample_weight) != n:
+        raise DataError(f"sample_weight has {len(sample_weight)} values but the data has {n} rows with a target; "
+                        "give one weight per row.")
     idx = np.arange(n)
     try:
         if test_size:
@@ -121,6 +134,8 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
         truth_test=(encoded if text is None else text.to_numpy())[test],
         classes=classes, class_dtype=class_dtype,
     )
+    if sample_weight is not None:
+        splits.w_train, splits.w_val, splits.w_test = sample_weight[train], sample_weight[val], sample_weight[test]
     if task not in CLASSIFICATION and target_scaling:
         mean, std = encoded[train].mean(axis=0), encoded[train].std(axis=0)
         std = np.where(std > 1e-12, std, 1.0)
@@ -136,6 +151,11 @@ def _label_sort_key(class_dtype: str) -> Callable[[str], Any]:
     return lambda s: (0, s)
 
 
+#: Hyperparameters the data decides. A user's space must set them: without them
+#: the network falls back to a one-unit linear output trained with mse.
+OUTPUT_KEYS = ("task", "output_units", "output_activation", "loss")
+
+
 def resolve_space(profile: Profile, space: SearchSpace | str | Path | None, *, goal: str, sparse: bool,
                   uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str]) -> SearchSpace:
     """The recommended space, or a user's YAML (with ``pins`` applied) checked against the data."""
@@ -145,16 +165,33 @@ def resolve_space(profile: Profile, space: SearchSpace | str | Path | None, *, g
     if space is None:
         return recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
                          rules=list(rules), pins=list(pins)).space
+    where = "The search space"
     if not isinstance(space, SearchSpace):
+        where = f"{space}:"
         space = SearchSpace.load(space)
     for pin in pins:
         space.pin(*parse_assignment(pin))
+    target = profile.target
     task = space.fixed("task")
-    if task is not None and task != profile.target.task:
+    if task is not None and task != target.task:
         raise SpaceError(
-            f"The search space is for a {task} task but the data is {profile.target.task} "
-            f"({profile.target.task_reason}). Recommend a space for this data, or pass --task {task}."
+            f"The search space is for a {task} task but the data is {target.task} "
+            f"({target.task_reason}). Recommend a space for this data, or pass --task {task}."
         )
+    missing = [name for name in OUTPUT_KEYS if name not in space]
+    if missing:
+        wanted = recommend(profile, goal=goal).space
+        example = ", ".join(f"{n}: {wanted.fixed(n)}" for n in missing if wanted.fixed(n) is not None)
+        raise SpaceError(
+            f"{where} does not set {', '.join(missing)}, which this {target.task} target decides (the network would "
+            f"otherwise get a one-unit linear output trained with mse). Add {example or 'them'} (or --set them), "
+            "or start from `autoann recommend DATA --target COL -o space.yaml`."
+        )
+    units = {"binary": 1, "multiclass": target.n_classes, "multi_regression": len(target.names)}.get(target.task, 1)
+    given = space.fixed("output_units")
+    if given is not None and int(given) != units:
+        raise SpaceError(f"{where} sets output_units: {given}, but this {target.task} target needs {units} "
+                         f"(target {', '.join(map(repr, target.names))}). Set output_units: {units}.")
     return space
 
 
@@ -165,6 +202,34 @@ def default_run_dir(source: str) -> Path:
 
 def _staging(run_dir: Path) -> Path:
     return run_dir.parent / f".{run_dir.name}.partial"
+
+
+def _search_state(folder: Path) -> Path:
+    """Keras Tuner's oracle file of a search kept in a run (or staging) folder."""
+    return folder / "search" / "search" / "oracle.json"
+
+
+def resumable(run_dir: str | Path) -> bool:
+    """Whether ``train(..., output=run_dir, resume=True)`` has a search to continue."""
+    run_dir = Path(run_dir)
+    return _search_state(_staging(run_dir)).exists() or _search_state(run_dir).exists()
+
+
+def _check_run_dir(run_dir: Path, data: Any, overwrite: bool, resume: bool) -> None:
+    """Refuse, before any work, an output folder the run must not replace."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir} is a file, not a run directory; choose another -o.")
+    if not (overwrite or resume):
+        raise ExportError(f"{run_dir} already exists; choose another -o, or pass --overwrite (or --resume).")
+    if overwrite and not resume and any(run_dir.iterdir()) and not (run_dir / "metadata.json").exists():
+        # --overwrite moves the folder aside and deletes it: only ever an earlier run.
+        raise ExportError(f"{run_dir} is not an autoann run directory (it has no metadata.json), so --overwrite "
+                          "will not replace it: everything in it would be deleted. Choose another -o.")
+    if isinstance(data, (str, Path)) and run_dir.resolve() in Path(data).resolve().parents:
+        raise ExportError(f"The data file {data} is inside {run_dir}, which the run would replace; "
+                          "move the data or choose another -o.")
 
 
 @dataclass
@@ -200,10 +265,20 @@ def fit_run(
     verbose: int = 0,
     on_event: Callable[[str, Any], None] | None = None,
     owner: str = "train",
+    sample_weight: np.ndarray | Sequence[float] | None = None,
+    export_seconds: float = EXPORT_SECONDS,
 ) -> FittedRun:
     """Everything ``train`` does except writing the run directory.
 
     ``workdir`` holds Keras Tuner's search state. The budget clock starts here.
+    ``sample_weight`` gives one non-negative, finite weight per row of ``data``
+    (rows whose target is missing are dropped together with their weight);
+    every trial and the final model train with it (times the balanced class
+    weights when the space asks for them), and the validation objective is
+    weighted by it. Each split's weights are rescaled to average 1, so only
+    their ratios matter. Held-out metrics in the metadata stay unweighted.
+    ``export_seconds`` is kept back from the search for what follows it
+    (evaluation, export); the estimators, which export nothing, keep less.
     """
     from autoann.params import validate_params
 
@@ -213,7 +288,10 @@ def fit_run(
     started = time.monotonic()
     end = started + parse_duration(time_budget)
     emit = on_event or (lambda kind, payload: None)
+    weights = None if sample_weight is None else check_sample_weight(sample_weight)
     dataset = load_data(data, target, task=task)
+    if weights is not None:
+        weights = align_sample_weight(weights, dataset, data, target)
     profile = profile_dataset(dataset)
     space = resolve_space(profile, space, goal=goal, sparse=sparse, uncertainty=uncertainty, rules=rules,
                           pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])])
@@ -221,7 +299,7 @@ def fit_run(
     artifacts, result = _search_and_assemble(
         dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
         validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
-        budget=time_budget)
+        budget=time_budget, sample_weight=weights, export_seconds=export_seconds)
     return FittedRun(artifacts, profile, space, result, time.monotonic() - started)
 
 
@@ -246,14 +324,18 @@ def train(
     from autoann import export
 
     run_dir = Path(output) if output is not None else default_run_dir(str(data) if isinstance(data, (str, Path)) else "")
-    if run_dir.exists() and not (overwrite or resume):
-        raise ExportError(f"{run_dir} already exists; choose another -o, or pass --overwrite (or --resume).")
+    if run_dir.name in ("", ".", ".."):  # "-o ." names no folder; its staging folder would be "..partial"
+        run_dir = run_dir.resolve()
+    _check_run_dir(run_dir, data, overwrite, resume)
     staging = _staging(run_dir)
     if resume:
         if not (staging / "search").exists() and (run_dir / "search").exists():
-            shutil.copytree(run_dir, staging, dirs_exist_ok=True)
-        if not (staging / "search").exists():
-            raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there. Run without --resume.")
+            # Only the search state: the export writes every run file afresh, so no
+            # file of the old run (a plot the new run does not draw) can linger.
+            shutil.copytree(run_dir / "search", staging / "search", dirs_exist_ok=True)
+        if not _search_state(staging).exists():
+            raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there (a finished run keeps "
+                              "it only with --keep-trials). Run without --resume.")
     elif staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True, exist_ok=True)
@@ -265,7 +347,7 @@ def train(
         export.finalize_run(staging, run_dir, overwrite or resume)
     except BaseException:
         # Keep a search that got somewhere, for --resume; drop anything else.
-        if not (staging / "search" / "search" / "oracle.json").exists():
+        if not _search_state(staging).exists():
             shutil.rmtree(staging, ignore_errors=True)
         raise
     meta = run.artifacts.metadata
@@ -276,7 +358,8 @@ def train(
 
 
 def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
-                         max_trials, resume, verbose, emit, budget):
+                         max_trials, resume, verbose, emit, budget, sample_weight=None,
+                         export_seconds=EXPORT_SECONDS):
     """Split, preprocess, search, then assemble the raw-input model and its metadata."""
     import keras
 
@@ -289,7 +372,8 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     keras.utils.set_random_seed(seed)
     scale_target = task not in CLASSIFICATION and space.fixed("target_scaling", "standardize") == "standardize"
     splits = split_dataset(dataset, task, test_size=test_size, validation_size=validation_size,
-                           seed=seed, target_scaling=scale_target)
+                           seed=seed, target_scaling=scale_target, sample_weight=sample_weight)
+    w_train, w_val = split_weights(splits)
     schema = schema_from_list(profile.feature_schema())
     prep = fit_preprocessing(
         splits.train, schema,
@@ -303,9 +387,11 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     if splits.classes is not None:
         counts = np.bincount(splits.y_train, minlength=len(splits.classes)).astype(float)
         class_weight = {i: float(len(splits.y_train) / (len(counts) * max(c, 1.0))) for i, c in enumerate(counts)}
-    data = TrainingData(x_train, _as_target(splits.y_train, task), x_val, _as_target(splits.y_val, task), class_weight)
+    data = TrainingData(x_train, _as_target(splits.y_train, task), x_val, _as_target(splits.y_val, task), class_weight,
+                        w_train=w_train, w_val=w_val)
 
-    result = run_search(space, prep, data, end=end, export_seconds=EXPORT_SECONDS, workdir=workdir,
+    result = run_search(space, prep, data, end=end, export_seconds=export_seconds, workdir=workdir,
+                        spent_seconds=time.monotonic() - started,
                         max_trials=max_trials, seed=seed, resume=resume, verbose=verbose,
                         on_trial=lambda tuner: emit("trial", tuner), on_plan=lambda plan: emit("plan", plan))
 
@@ -321,6 +407,9 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
         if len(frame)
     }
     notes = list(space.notes) + result.notes
+    if sample_weight is not None:
+        notes.append("Trained with sample weights: the trials, the final model and the validation objective are "
+                     "weighted; the held-out metrics below are unweighted.")
     if result.interrupted:
         notes.append("The search was interrupted (Ctrl-C); this is the best model found until then. "
                      "Continue with --resume.")

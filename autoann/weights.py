@@ -1,0 +1,85 @@
+"""Per-row sample weights: checked once, matched to the rows kept, split with them, rescaled.
+
+``fit_run(sample_weight=...)`` (and the estimators' ``fit``) take one weight
+per row. Rows whose target is missing are dropped by ``load_data`` together
+with their weight; each split's weights are rescaled to average 1 so the loss
+stays on the scale the learning-rate ranges assume.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from autoann.data import Dataset, _as_frame
+from autoann.errors import DataError
+
+if TYPE_CHECKING:
+    from autoann.trainer import Splits
+
+
+def check_sample_weight(sample_weight: Any) -> np.ndarray:
+    """``sample_weight`` as a 1-D float64 array of finite, non-negative numbers, or a DataError."""
+    try:
+        weights = np.asarray(sample_weight, dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"sample_weight must be numbers, one per row; cannot read it as numbers ({exc}).") from None
+    if weights.ndim == 2 and weights.shape[1] == 1:
+        weights = weights[:, 0]
+    if weights.ndim != 1:
+        raise DataError(f"sample_weight must be 1-D, one weight per row; got shape {weights.shape}.")
+    bad = ~np.isfinite(weights)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(f"sample_weight must be finite; {len(rows)} value(s) are NaN or infinite "
+                        f"(row(s) {', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''}). "
+                        "Give those rows a number (0 leaves a row out of training).")
+    negative = weights < 0
+    if negative.any():
+        rows = np.flatnonzero(negative)
+        raise DataError(f"sample_weight must be >= 0; {len(rows)} value(s) are negative "
+                        f"(row(s) {', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''}: "
+                        f"{', '.join(f'{w:g}' for w in weights[rows[:5]])}). Use 0 to leave a row out.")
+    if len(weights) and not weights.sum() > 0:
+        raise DataError("sample_weight is 0 for every row: there is nothing to train on. "
+                        "Give the rows to learn from a positive weight.")
+    return weights
+
+
+def align_sample_weight(weights: np.ndarray, dataset: Dataset, data: Any, target: Any) -> np.ndarray:
+    """The weights of the rows ``load_data`` kept (it drops rows whose target is missing).
+
+    ``weights`` has one value per row of the ``data`` the user gave.
+    """
+    kept, dropped = len(dataset.features), dataset.n_rows_dropped_missing_target
+    if len(weights) != kept + dropped:
+        raise DataError(f"sample_weight has {len(weights)} values but the data has {kept + dropped} rows; "
+                        "give one weight per row, in the rows' order.")
+    if not dropped:
+        return weights
+    frame, names, _, _ = _as_frame(data, target)  # the rows as given, target included
+    has_target = frame[names].notna().all(axis=1).to_numpy()
+    if int(has_target.sum()) != kept:  # cannot happen unless load_data's rule changes
+        raise DataError("Cannot match sample_weight to the rows that have a target; drop the rows with a missing "
+                        "target (and their weights) before training.")
+    return weights[has_target]
+
+
+def split_weights(splits: Splits) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The training and validation weights, each rescaled to average 1 (None without weights).
+
+    The rescaling keeps the loss on the scale the learning-rate ranges assume,
+    so multiplying every weight by a constant changes nothing.
+    """
+    if splits.w_train is None:
+        return None, None
+    out = []
+    for name, weights in (("training", splits.w_train), ("validation", splits.w_val)):
+        total = float(weights.sum())
+        if not total > 0:
+            raise DataError(f"sample_weight is 0 for every row of the {name} split ({len(weights)} rows), so "
+                            f"there is nothing to {'train on' if name == 'training' else 'score the trials on'}. "
+                            "Give more rows a positive weight, or change --seed to draw other splits.")
+        out.append(weights * (len(weights) / total))
+    return out[0], out[1]
