@@ -33,6 +33,9 @@ CELL_TYPES = (str, bool, int, float, np.generic, type(None), type(pd.NA))
 #: ``fit_run`` needs 10 rows and 3 per class (a stratified validation split).
 MIN_SAMPLES = 10
 MIN_PER_CLASS = 3
+#: Seconds ``fit`` keeps back from the search to assemble the final model and
+#: score it on validation (``autoann train`` keeps more, for the export).
+ASSEMBLY_SECONDS = 2.0
 #: Estimator parameters checked by the shared table under the name ``train`` uses.
 SHARED = ("time_budget", "max_trials", "max_epochs", "goal", "verbose")
 ALIASES = {
@@ -174,8 +177,17 @@ def _require_y(owner: str, y: Any) -> None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
 
 
-def repeat_rare_classes(owner: str, frame: pd.DataFrame, codes: np.ndarray,
-                        classes: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """scikit-learn's checks of ``sample_weight`` (length, 1-D, numeric); the rest is ``fit_run``'s."""
+    from sklearn.utils.validation import _check_sample_weight
+
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(sample_weight, np.empty((n, 0)), dtype=np.float64, ensure_non_negative=True)
+
+
+def repeat_rare_classes(owner: str, frame: pd.DataFrame, codes: np.ndarray, classes: np.ndarray,
+                        weights: np.ndarray | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
     """Repeat the rows of classes with fewer than MIN_PER_CLASS samples up to that count, with a warning.
 
     ``fit_run``'s stratified validation split needs every class in both
@@ -186,7 +198,7 @@ def repeat_rare_classes(owner: str, frame: pd.DataFrame, codes: np.ndarray,
     counts = np.bincount(codes, minlength=len(classes))
     rare = np.flatnonzero(counts < MIN_PER_CLASS)
     if not rare.size:
-        return frame, codes
+        return frame, codes, weights
     extra = [np.resize(np.flatnonzero(codes == k), MIN_PER_CLASS - counts[k]) for k in rare]
     shown = ", ".join(f"{classes[k]!r} ({counts[k]})" for k in rare)
     warnings.warn(f"{owner}: class(es) {shown} have fewer than {MIN_PER_CLASS} samples; their rows are repeated "
@@ -194,7 +206,7 @@ def repeat_rare_classes(owner: str, frame: pd.DataFrame, codes: np.ndarray,
                   "validation scores optimistic. Add samples of these classes to avoid this.", UserWarning,
                   stacklevel=3)
     rows = np.concatenate([np.arange(len(codes)), *extra])
-    return frame.iloc[rows].reset_index(drop=True), codes[rows]
+    return frame.iloc[rows].reset_index(drop=True), codes[rows], None if weights is None else weights[rows]
 
 
 def check_enough_rows(owner: str, n: int) -> None:
@@ -223,7 +235,7 @@ def model_from_bytes(data: bytes) -> Any:
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:
         path = Path(tmp) / "model.keras"
         path.write_bytes(data)
-        return keras.models.load_model(path, safe_mode=True)
+        return keras.models.load_model(path, safe_mode=True, compile=False)  # predicts only
 
 
 #: Rows per model call in :func:`predict_raw`.

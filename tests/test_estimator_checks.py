@@ -18,20 +18,10 @@ pytestmark = pytest.mark.usefixtures("tiny_search")
 
 TINY = dict(time_budget=300, max_trials=1, max_epochs=10, pins={"learning_rate": 0.01, "dropout": 0.0})
 
-#: Checks that cannot pass, with the reason (also listed in docs/estimators.md).
-EXPECTED_FAILED: dict[str, dict[str, str]] = {
-    "AutoANNClassifier": {},
-    "AutoANNRegressor": {},
-}
-
-
-def expected_failed_checks(estimator):
-    return EXPECTED_FAILED[type(estimator).__name__]
-
 
 @parametrize_with_checks(
     [AutoANNClassifier(**TINY), AutoANNRegressor(**TINY)],
-    expected_failed_checks=expected_failed_checks,
+    expected_failed_checks=lambda estimator: estimator.expected_failed_checks(),
 )
 def test_sklearn_contract(estimator, check):
     check(estimator)

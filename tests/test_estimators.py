@@ -287,6 +287,24 @@ def test_pipeline_with_a_column_transformer():
     assert pipe.predict(X.iloc[:5]).dtype == y.dtype
 
 
+def test_sample_weight_decides_which_rows_are_learned():
+    """The same points twice with opposite labels: the weights pick which copy the model learns."""
+    from test_sample_weight import conflicting
+
+    X, y, first = conflicting(80)
+    for weights, copy in ((first, slice(0, 80)), (1 - first, slice(80, 160))):
+        est = AutoANNClassifier(**TINY).fit(X, y, sample_weight=weights)
+        assert (est.predict(X[copy]) == y[copy]).mean() > 0.8
+
+
+def test_bad_sample_weight_raises_before_training():
+    X, y = blobs(40)
+    with pytest.raises(ValueError, match="sample_weight"):
+        AutoANNClassifier(**TINY).fit(X, y, sample_weight=np.ones(39))
+    with pytest.raises(ValueError, match="(?i)negative"):
+        AutoANNClassifier(**TINY).fit(X, y, sample_weight=-np.ones(40))
+
+
 def test_cross_val_score():
     X, y = blobs(80)
     scores = cross_val_score(AutoANNClassifier(**TINY), X, y, cv=2)
