@@ -146,16 +146,27 @@ def train(
         from autoann import display
         from autoann.budget import parse_duration
         from autoann.progress import SearchProgress
+        from autoann._tf import import_quietly
+
+        import_quietly()
+        from autoann.trainer import default_run_dir, resumable
         from autoann.trainer import train as train_model
 
         console = _console()
-        with SearchProgress(console, parse_duration(time_budget)) as progress:
-            result = train_model(
-                data, target, task=task, space=space, goal=goal, sparse=sparse, uncertainty=uncertainty,
-                rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
-                max_epochs=max_epochs, seed=seed, test_size=test_size, output=output, overwrite=overwrite,
-                resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,
-            )
+        run_dir = output if output is not None else default_run_dir(str(data))
+        try:
+            with SearchProgress(console, parse_duration(time_budget)) as progress:
+                result = train_model(
+                    data, target, task=task, space=space, goal=goal, sparse=sparse, uncertainty=uncertainty,
+                    rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
+                    max_epochs=max_epochs, seed=seed, test_size=test_size, output=run_dir, overwrite=overwrite,
+                    resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,
+                )
+        except KeyboardInterrupt:
+            if resumable(run_dir):
+                _console(stderr=True).print(f"The search so far is kept: run the same command with --resume -o {run_dir} "
+                                            "to continue it.", highlight=False)
+            raise
         display.show_train_result(console, result)
 
     _run(action)
@@ -197,6 +208,96 @@ def rules_list() -> None:
         from autoann.rulebase import load_builtin_rules
 
         display.show_rule_list(_console(), load_builtin_rules())
+
+    _run(action)
+
+
+def _schema_warnings(call: Callable[[], Any]) -> Any:
+    """Run ``call``; print the predictor's SchemaWarnings (extra columns, unseen categories) to stderr."""
+    import warnings
+
+    from autoann.predictor import SchemaWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SchemaWarning)
+        result = call()
+    for item in caught:
+        if issubclass(item.category, SchemaWarning):
+            _console(stderr=True).print(f"[yellow]warning:[/] {item.message}", highlight=False)
+        else:
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+    return result
+
+
+def _frame_table(frame: Any, title: str, caption: str):
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    for name in frame.columns:
+        table.add_column(str(name), justify="right" if frame[name].dtype.kind in "fiu" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
+    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature columns."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions here (.csv or .parquet); without it, print a preview."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --output file."),
+    rows: int = typer.Option(10, "--rows", help="Rows shown in the preview."),
+) -> None:
+    """Predict labels and probabilities (or values) for the rows of a file."""
+
+    def action() -> None:
+        from autoann._tf import import_quietly
+
+        import_quietly()
+        from autoann.predictor import load, save_predictions
+
+        predictor = load(run_dir)
+        frame = _schema_warnings(lambda: predictor.predict_frame(data))
+        if output is not None:
+            save_predictions(frame, output, overwrite=overwrite)
+            _console().print(f"{len(frame)} predictions written to [bold]{output}[/]")
+        else:
+            _console().print(_frame_table(frame.head(rows), f"{predictor.task} predictions",
+                                          f"first {min(rows, len(frame))} of {len(frame)} rows; -o FILE writes all"))
+
+    _run(action)
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
+    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature and target columns."),
+    target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Target column(s); default: the ones the model was trained on."),
+    json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Score a trained model on labelled rows with the task's metrics."""
+
+    def action() -> None:
+        import json
+
+        from rich.table import Table
+
+        from autoann._tf import import_quietly
+
+        import_quietly()
+        from autoann.predictor import load
+
+        predictor = load(run_dir)
+        scores = _schema_warnings(lambda: predictor.evaluate(data, target=target or None))
+        if json_out:
+            sys.stdout.write(json.dumps(scores, indent=2, sort_keys=True) + "\n")
+            return
+        table = Table(title=f"{predictor.task} metrics", caption=str(data), title_justify="left", caption_justify="left")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in scores.items():
+            table.add_row(name, f"{value:.4g}")
+        _console().print(table)
 
     _run(action)
 

@@ -44,6 +44,7 @@ from autoann.errors import ExportError
 FORMAT = 1
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
+HISTORY_FILE = "history.json"  # the final model's per-epoch training and validation curves
 METADATA_FILE = "metadata.json"
 LEADERBOARD_FILE = "leaderboard.csv"
 SIGNATURE = "serving_default"
@@ -212,6 +213,7 @@ def write_run_files(artifacts: RunArtifacts, directory: Path) -> None:
         (MODEL_FILE, lambda p: keras.saving.save_model(artifacts.model, p)),
         (SAVED_MODEL_DIR, lambda p: write_saved_model(artifacts.model, metadata, p)),
         (LEADERBOARD_FILE, lambda p: write_text_atomic(p, artifacts.leaderboard.to_csv(index=False))),
+        (HISTORY_FILE, lambda p: _write_json(p, to_jsonable(artifacts.history or {}))),
         (report.REPORT_FILE, lambda p: report.write_report(artifacts, directory, metadata)),
         (METADATA_FILE, lambda p: _write_json(p, metadata)),  # last: a run dir with metadata is complete
     ]

@@ -33,11 +33,24 @@ class SearchProgress:
         self.task = self.progress.add_task("calibrating", total=budget_seconds)
 
     def __enter__(self) -> "SearchProgress":
-        self.progress.start()
+        # The bar appears with the first event (the space is known): an error in the
+        # options or the data is then printed alone, with no empty progress bar.
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._advance("done")
+    def _start(self) -> None:
+        if not self.progress.live.is_started:
+            self.progress.start()
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if not self.progress.live.is_started:
+            return
+        if exc_type is None:
+            # Done, maybe early: show the whole bar and the real duration, not the unused budget.
+            elapsed = time.monotonic() - self.started
+            self.progress.update(self.task, completed=self.budget, description=f"done in {elapsed:.0f}s")
+        else:
+            # An error or Ctrl-C: the message that follows says what happened; no bar claiming "done".
+            self.progress.update(self.task, visible=False)
         self.progress.stop()
 
     def _advance(self, description: str) -> None:
@@ -45,6 +58,7 @@ class SearchProgress:
         self.progress.update(self.task, completed=elapsed, description=description)
 
     def __call__(self, kind: str, payload: Any) -> None:
+        self._start()
         if kind == "plan":
             self.console.print(f"[dim]{payload.describe()}[/]")
             self._advance("searching")
@@ -52,7 +66,7 @@ class SearchProgress:
             best = payload.best_so_far()
             failed = sum(1 for r in payload.rows.values() if r["status"] == "failed")
             name = payload.oracle.objective.name
-            best_text = "-" if best is None else f"{best:.4f}"
+            best_text = "-" if best is None else f"{best:.4g}"
             extra = f", {failed} failed" if failed else ""
             left = max(self.budget - (time.monotonic() - self.started), 0)
             self._advance(f"{payload.finished()} trials{extra} | best {name} {best_text} | {left:.0f}s left")

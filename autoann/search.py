@@ -14,6 +14,7 @@ returns the best network.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -164,7 +165,7 @@ class BudgetedHyperband(kt.Hyperband):
             "seconds": round(time.monotonic() - self._trial_start, 4),
             "finished_at": round(time.monotonic() - self.started, 3),
             "message": message,
-            **{k: v for k, v in hp.items() if not k.startswith("tuner/")},
+            **typed_values({k: v for k, v in hp.items() if not k.startswith("tuner/")}),
         }
         if record is not None:
             self.histories[trial.trial_id] = record.history
@@ -284,8 +285,14 @@ def run_search(
     verbose: int = 0,
     on_trial: Callable[[BudgetedHyperband], None] | None = None,
     on_plan: Callable[[SearchPlan], None] | None = None,
+    spent_seconds: float = 0.0,
 ) -> SearchResult:
-    """Search ``space`` until ``end`` (a ``time.monotonic()`` instant) and return the best network."""
+    """Search ``space`` until ``end`` (a ``time.monotonic()`` instant) and return the best network.
+
+    ``spent_seconds`` is the part of the budget used before this call
+    (loading, profiling), so a budget too small names the whole minimum.
+    """
+    called = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     plan_file = workdir / "plan.json"
     if resume and plan_file.exists():
@@ -293,6 +300,8 @@ def run_search(
     else:
         per_epoch, per_trial = NOMINAL_COSTS if tiny_search() else calibrate(space, prep, data, seed)
         left = end - time.monotonic()
+        _require_one_trial(left, export_seconds, per_trial + per_epoch,
+                           spent_seconds + time.monotonic() - called)
         cap = _largest(space, "max_epochs", 30)
         refit = min(per_trial + cap * per_epoch, 0.25 * max(left - export_seconds, 0.0))
         plan = plan_search(left, seconds_per_epoch=per_epoch, seconds_per_trial=per_trial,
@@ -305,19 +314,8 @@ def run_search(
     hypermodel = AutoANNHyperModel(space, prep, data, seed=seed, verbose=verbose)
     hypermodel.deadline = hard
     obj = objective(space)
-    tuner = BudgetedHyperband(
-        hypermodel,
-        soft_deadline=hard - plan.seconds_per_trial,
-        max_trials=max_trials,
-        on_trial=on_trial,
-        objective=obj,
-        max_epochs=plan.max_epochs,
-        factor=plan.factor,
-        seed=seed,
-        directory=str(workdir),
-        project_name=PROJECT,
-        overwrite=not resume,
-    )
+    with contextlib.redirect_stdout(None):  # Keras Tuner prints "Reloading Tuner from ..." on resume
+        tuner = _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, resume)
     interrupted = False
     started = time.monotonic()
     try:
@@ -353,7 +351,7 @@ def run_search(
             model, hist, score = refit
             better = score > val_score if obj.direction == "max" else score < val_score
             notes.append(f"refit of the best configuration for up to {plan.max_epochs} epochs: "
-                         f"validation {obj.name} {score:.4f} vs {val_score:.4f} for the trial's checkpoint")
+                         f"validation {obj.name} {score:.4g} vs {val_score:.4g} for the trial's checkpoint")
             if better:
                 network, history, val_score = model, hist, score
                 final = f"best configuration (trial {best.trial_id}) retrained for up to {plan.max_epochs} epochs with early stopping"
@@ -372,6 +370,39 @@ def run_search(
         fit_seconds=sum(r["fit_seconds"] for r in rows),
         search_seconds=search_seconds,
         notes=notes,
+    )
+
+
+def _require_one_trial(left: float, export_seconds: float, one_trial: float, spent: float) -> None:
+    """Raise :class:`BudgetError` naming the smallest budget that trains one trial of one epoch.
+
+    The search gets at least 75% of what is left after the export reserve (the
+    refit takes at most 25%), hence the 4/3; the 10% is a margin for noise.
+    """
+    if 0.75 * (left - export_seconds) >= one_trial:
+        return
+    needed = math.ceil(1.1 * (spent + export_seconds + one_trial / 0.75))
+    raise BudgetError(
+        f"The time budget is too small: {spent:.1f}s went to loading, profiling and timing the network, one "
+        f"trial of one epoch takes about {one_trial:.1f}s here, and {export_seconds:.0f}s are kept for the final "
+        f"model. Give a time budget of at least {needed}s (--time-budget {needed}s, or time_budget={needed}), "
+        "or use a smaller space."
+    )
+
+
+def _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, resume) -> BudgetedHyperband:
+    return BudgetedHyperband(
+        hypermodel,
+        soft_deadline=hard - plan.seconds_per_trial,
+        max_trials=max_trials,
+        on_trial=on_trial,
+        objective=obj,
+        max_epochs=plan.max_epochs,
+        factor=plan.factor,
+        seed=seed,
+        directory=str(workdir),
+        project_name=PROJECT,
+        overwrite=not resume,
     )
 
 

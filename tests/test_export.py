@@ -43,7 +43,7 @@ def serving_rows():
 def test_run_directory_holds_every_file(runs):
     for run in runs.values():
         names = {p.name for p in run.iterdir()}
-        assert {"model.keras", "saved_model", "metadata.json", "leaderboard.csv", "report.md",
+        assert {"model.keras", "saved_model", "metadata.json", "leaderboard.csv", "history.json", "report.md",
                 "learning_curves.png", "search_progress.png"} <= names
         assert not [n for n in names if n.startswith(".")], "no temporary files left behind"
         assert (run / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
