@@ -32,7 +32,7 @@ import pandas as pd
 from autoann import metrics
 from autoann._io import write_text_atomic
 from autoann.data import NA_MARKERS
-from autoann.errors import DataError, ExportError, SchemaError
+from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.export import FORMAT, METADATA_FILE, MODEL_FILE
 from autoann.schema import Column, schema_from_list, to_model_inputs
 
@@ -213,6 +213,10 @@ class Predictor:
                               (metadata.get("preprocessing") or {}).get("categorical", []) if "vocabulary" in c}
         #: column names of a model fitted on a bare array (an estimator's export), in order
         self.feature_names: list[str] | None = metadata.get("feature_names")
+        #: Monte Carlo dropout passes per prediction (G-REG-5; ``--uncertainty``), 0 = one deterministic pass
+        self.mc_samples = int((metadata.get("best_hyperparameters") or {}).get("mc_dropout_samples") or 0)
+        if self.mc_samples and not self.has_dropout:
+            self.mc_samples = 0  # dropout 0 was chosen: every pass would be the same
 
     def __repr__(self) -> str:
         return f"Predictor(task={self.task!r}, targets={self.target_names}, run_dir={str(self.run_dir)!r})"
@@ -235,13 +239,59 @@ class Predictor:
         return self._output(self.rows(X), isinstance(X, (str, Path)))
 
     def _output(self, frame: pd.DataFrame, from_file: bool, ignore: Sequence[str] = ()) -> np.ndarray:
+        return self._passes(frame, from_file, ignore).mean(axis=0)
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(isinstance(layer, (keras.layers.Dropout, keras.layers.AlphaDropout)) and layer.rate > 0
+                   for layer in self.model.layers)
+
+    def _passes(self, frame: pd.DataFrame, from_file: bool, ignore: Sequence[str] = (),
+                samples: int | None = None) -> np.ndarray:
+        """Raw outputs, shape (passes, N, units): one deterministic pass, or Monte Carlo dropout passes.
+
+        A Monte Carlo pass runs the model with dropout on (``training=True``)
+        and batch normalization frozen to its learned statistics.
+        """
         inputs, notes = check_frame(frame, self.schema, self._vocabularies, ignore, from_file)
         for note in notes:
             _warn(note)
+        samples = self.mc_samples if samples is None else samples
         if len(frame) == 0:
-            return np.zeros((0, int(self.model.output_shape[-1])), dtype="float32")
-        out = self.model.predict(inputs, batch_size=BATCH_SIZE, verbose=0)
-        return np.asarray(out).reshape(len(frame), -1)
+            return np.zeros((1, 0, int(self.model.output_shape[-1])), dtype="float32")
+        if not samples:
+            out = self.model.predict(inputs, batch_size=BATCH_SIZE, verbose=0)
+            return np.asarray(out).reshape(1, len(frame), -1)
+        import tensorflow as tf
+
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # Keras runs a frozen BatchNormalization in inference mode
+        chunks = [{k: tf.constant(v[i:i + BATCH_SIZE]) for k, v in inputs.items()}
+                  for i in range(0, len(frame), BATCH_SIZE)]
+        return np.stack([np.concatenate([np.asarray(self.model(c, training=True)) for c in chunks])
+                         .reshape(len(frame), -1) for _ in range(samples)])
+
+    def predict_uncertainty(self, X: Any, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Monte Carlo dropout (G-REG-5): the mean and standard deviation over ``samples`` passes.
+
+        Classification: of the class probabilities, (N, K) each; regression: of
+        the values, shaped as :meth:`predict`. ``samples`` defaults to the
+        run's ``mc_dropout_samples`` (``--uncertainty`` sets 50).
+        """
+        samples = samples or self.mc_samples
+        if samples < 2 or not self.has_dropout:
+            raise ParameterError(
+                "Monte Carlo dropout needs a model with dropout and at least 2 passes; this model has "
+                f"{'dropout' if self.has_dropout else 'no dropout'} and samples={samples}. Train with "
+                "--uncertainty (which keeps a dropout rate of at least 10%), or pass samples=N.")
+        passes = self._passes(self.rows(X), isinstance(X, (str, Path)), samples=samples)
+        if self.is_classifier:
+            passes = np.stack([metrics.probabilities(p, len(self._class_text)) for p in passes])
+        mean, std = passes.mean(axis=0), passes.std(axis=0)
+        if not self.is_classifier and mean.shape[1] == 1:
+            return mean[:, 0], std[:, 0]
+        return mean, std
 
     def _require_classifier(self, method: str) -> None:
         if not self.is_classifier:
@@ -261,19 +311,24 @@ class Predictor:
 
     def predict_frame(self, X: Any) -> pd.DataFrame:
         """Predictions as a table, one row per input row (same index): classification gives
-        ``label`` and one ``proba_<class>`` column per class; regression one column per target."""
+        ``label`` and one ``proba_<class>`` column per class; regression one column per target.
+        A run trained with ``--uncertainty`` averages its Monte Carlo dropout passes and adds a
+        ``<column>_std`` column for each (G-REG-5)."""
         frame = self.rows(X)
-        values = self._output(frame, isinstance(X, (str, Path)))
+        passes = self._passes(frame, isinstance(X, (str, Path)))
         if self.is_classifier:
-            proba = metrics.probabilities(values, len(self._class_text))
-            out = pd.DataFrame({"label": self.classes[proba.argmax(axis=1)]}, index=frame.index)
-            for i, name in enumerate(self._class_text):
-                out[f"proba_{name}"] = proba[:, i]
-            return out
-        names = self.target_names
-        if len(names) != values.shape[1]:
-            names = [f"target_{i}" for i in range(values.shape[1])]
-        return pd.DataFrame(values, columns=names, index=frame.index)
+            passes = np.stack([metrics.probabilities(p, len(self._class_text)) for p in passes])
+            names = [f"proba_{name}" for name in self._class_text]
+        else:
+            names = self.target_names
+            if len(names) != passes.shape[2]:
+                names = [f"target_{i}" for i in range(passes.shape[2])]
+        out = pd.DataFrame(passes.mean(axis=0), columns=names, index=frame.index)
+        if self.is_classifier:
+            out.insert(0, "label", self.classes[out.to_numpy().argmax(axis=1)])
+        if len(passes) > 1:  # Monte Carlo dropout: the spread of each column over the passes
+            out = out.join(pd.DataFrame(passes.std(axis=0), columns=[f"{n}_std" for n in names], index=frame.index))
+        return out
 
     def evaluate(self, X: Any, y: Any = None, *, target: str | Sequence[str] | None = None) -> dict[str, float]:
         """Metrics of the model on labelled rows (:func:`autoann.metrics.evaluate_predictions`).

@@ -35,8 +35,9 @@ def raw_frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def build_model(task: str, seed: int = 0) -> keras.Model:
-    """A raw-input model with the output convention of ``task``."""
+def build_model(task: str, seed: int = 0, dropout: float = 0.0) -> keras.Model:
+    """A raw-input model with the output convention of ``task`` (``dropout``: a Dropout and a
+    BatchNormalization after the hidden layer, for Monte Carlo dropout)."""
     keras.utils.set_random_seed(seed)
     inputs = {c.name: keras.Input(shape=(), dtype="float32" if c.kind == "numeric" else "string", name=c.name)
               for c in SCHEMA}
@@ -47,6 +48,8 @@ def build_model(task: str, seed: int = 0) -> keras.Model:
     init = keras.initializers.RandomNormal(stddev=1.0, seed=seed)
     hidden = keras.layers.Dense(8, activation="tanh", kernel_initializer=init)(
         keras.layers.Concatenate()([numbers, colour]))
+    if dropout:
+        hidden = keras.layers.Dropout(dropout, seed=seed)(keras.layers.BatchNormalization()(hidden))
     units, activation = HEADS[task]
     return keras.Model(inputs, keras.layers.Dense(units, activation=activation, kernel_initializer=init)(hidden))
 
@@ -99,3 +102,16 @@ def export_run(art: RunArtifacts, run_dir: Path, overwrite: bool = False) -> Pat
     finalize_run(staging, run_dir, overwrite)
     return run_dir
 
+
+
+#: Prefix of a script run in a fresh interpreter that must serve a run without autoann:
+#: any import of autoann fails.
+WITHOUT_AUTOANN = """
+import json, sys
+class NoAutoann:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "autoann":
+            raise ImportError("autoann must not be needed to serve")
+sys.meta_path.insert(0, NoAutoann())
+import tensorflow as tf
+"""

@@ -9,7 +9,7 @@ import pytest
 
 from _runkit import artifacts, build_model, export_run, metadata, raw_frame
 from autoann import metrics
-from autoann.errors import DataError, ExportError, SchemaError
+from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.predictor import Predictor, SchemaWarning, load, save_predictions
 from autoann.schema import to_model_inputs
 
@@ -213,3 +213,44 @@ def test_save_predictions_never_overwrites_by_accident(tmp_path):
     save_predictions(frame, tmp_path / "p.parquet")
     assert pd.read_parquet(tmp_path / "p.parquet").equals(frame)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.parquet"]
+
+
+# -- Monte Carlo dropout (--uncertainty, G-REG-5) ---------------------------------------------------------
+
+
+def mc_predictor(task: str, classes=None, samples: int = 30, dropout: float = 0.3) -> Predictor:
+    meta = metadata(task, classes, "str" if classes else None)
+    meta["best_hyperparameters"]["mc_dropout_samples"] = samples
+    return Predictor(build_model(task, dropout=dropout), meta)
+
+
+def test_mc_dropout_regression_spreads_around_the_deterministic_prediction():
+    frame = raw_frame(30)
+    mc = mc_predictor("regression")
+    mean, std = quiet(mc.predict_uncertainty, frame)
+    deterministic = Predictor(mc.model, metadata("regression")).predict(frame)
+    assert mean.shape == std.shape == (30,) and (std > 0).all()
+    assert np.corrcoef(mean, deterministic)[0, 1] > 0.9  # dropout's inference scaling approximates the MC mean
+    table = quiet(mc.predict_frame, frame)
+    assert list(table.columns) == ["y", "y_std"] and (table["y_std"] > 0).all()
+
+
+def test_mc_dropout_classifier_averages_probabilities():
+    frame = raw_frame(20)
+    mc = mc_predictor("multiclass", ["a", "b", "c"])
+    mean, std = quiet(mc.predict_uncertainty, frame)
+    np.testing.assert_allclose(mean.sum(axis=1), 1.0, rtol=1e-6)
+    assert std.shape == (20, 3) and (std.max(axis=1) > 0).all()
+    table = quiet(mc.predict_frame, frame)
+    assert list(table.columns) == ["label", "proba_a", "proba_b", "proba_c",
+                                   "proba_a_std", "proba_b_std", "proba_c_std"]
+    assert set(table["label"]) <= {"a", "b", "c"}
+
+
+def test_mc_dropout_needs_dropout():
+    plain = Predictor(build_model("regression"), metadata("regression"))
+    assert plain.mc_samples == 0 and not plain.has_dropout
+    with pytest.raises(ParameterError, match="needs a model with dropout"):
+        plain.predict_uncertainty(raw_frame(5), samples=10)
+    no_rate = mc_predictor("regression", dropout=0.0)
+    assert no_rate.mc_samples == 0  # dropout 0 was chosen: one deterministic pass
