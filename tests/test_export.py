@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _runkit import SCHEMA, artifacts, export_run, raw_frame
+from _runkit import SCHEMA, WITHOUT_AUTOANN, artifacts, export_run, raw_frame
 from autoann import export, predictor
 from autoann.errors import ExportError
 from autoann.schema import category_strings
@@ -88,14 +88,7 @@ def test_saved_model_serves_raw_columns_without_autoann(runs, serving_rows, tmp_
     """Load each SavedModel in a fresh interpreter where importing autoann is impossible."""
     rows = {"a": serving_rows["a"].tolist(), "b_c": serving_rows["b c"].tolist(),
             "colour": category_strings(serving_rows["colour"]).tolist()}  # missing -> ""
-    script = textwrap.dedent("""
-        import json, sys
-        class NoAutoann:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "autoann":
-                    raise ImportError("autoann must not be needed to serve")
-        sys.meta_path.insert(0, NoAutoann())
-        import tensorflow as tf
+    script = WITHOUT_AUTOANN + textwrap.dedent("""
         runs, rows = json.loads(sys.argv[1]), json.loads(sys.argv[2])
         out = {}
         for name, path in runs.items():
