@@ -22,7 +22,10 @@ import sys
 
 def import_quietly() -> None:
     """Import ``tensorflow`` and ``keras`` once, with the C++ log lines of the import discarded."""
-    if "tensorflow" in sys.modules or os.environ.get("AUTOANN_DEBUG"):
+    if os.environ.get("AUTOANN_DEBUG"):
+        return
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -35,4 +38,3 @@ def import_quietly() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)

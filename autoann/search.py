@@ -42,7 +42,7 @@ MAX_CONSECUTIVE_FAILURES = 10
 #: A full garbage collection costs ~0.25 s with TensorFlow loaded; Keras Tuner
 #: runs two per trial (in ``_try_build`` and ``clear_session``). autoann runs a
 #: cheap young-generation pass per trial and a full one every this many trials,
-#: which keeps memory flat (docs/benchmarks.md).
+#: which costs less than two full passes per trial (the memory still grows: docs/benchmarks.md).
 FULL_GC_EVERY = 10
 
 

@@ -280,8 +280,10 @@ def fit_run(
     ``export_seconds`` is kept back from the search for what follows it
     (evaluation, export); the estimators, which export nothing, keep less.
     """
+    from autoann._tf import import_quietly
     from autoann.params import validate_params
 
+    import_quietly()  # library callers too: no C++ start-up lines, no retracing warnings per trial
     validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
                             "seed": seed, "test_size": test_size, "validation_size": validation_size,
                             "goal": goal, "verbose": verbose})
