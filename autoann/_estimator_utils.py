@@ -243,25 +243,14 @@ PREDICT_CHUNK = 8192
 
 
 def predict_raw(est: Any, X: Any) -> np.ndarray:
-    """The model's output for ``X``, shape (N, units), after the schema checks ``autoann.load`` makes.
-
-    The model is called eagerly, chunk by chunk: for the small batches
-    scikit-learn passes around this is 10-50x faster than ``model.predict``,
-    which traces a new graph for every new model and batch shape.
-    """
-    import tensorflow as tf
-
-    from autoann.predictor import SchemaWarning, check_frame
+    """The model's output for ``X``, shape (N, units), after the schema checks ``autoann.load`` makes."""
+    from autoann.predictor import SchemaWarning, call_eagerly, check_frame, vocabularies
     from autoann.schema import schema_from_list
 
     frame = feature_frame(est, X, reset=False)
     schema = schema_from_list(est.metadata_["schema"])
-    vocabularies = {c["name"]: c["vocabulary"] for c in est.metadata_.get("preprocessing", {}).get("categorical", [])}
     # Only the columns the model uses: the profiler's drops (constants, ids) are not worth a warning per call.
-    inputs, notes = check_frame(frame[[c.name for c in schema]], schema, vocabularies)
+    inputs, notes = check_frame(frame[[c.name for c in schema]], schema, vocabularies(est.metadata_))
     for note in notes:
         warnings.warn(note, SchemaWarning, stacklevel=3)
-    parts = [np.asarray(est.model_({k: tf.constant(v[i:i + PREDICT_CHUNK]) for k, v in inputs.items()},
-                                   training=False))
-             for i in range(0, len(frame), PREDICT_CHUNK)]
-    return np.concatenate(parts).astype("float64").reshape(len(frame), -1)
+    return call_eagerly(est.model_, inputs, len(frame), chunk=PREDICT_CHUNK).astype("float64")
