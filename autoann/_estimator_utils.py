@@ -99,6 +99,42 @@ def pin_assignments(pins: dict[str, Any] | None) -> list[str]:
     return [f"{name}={json.dumps(_plain(value))}" for name, value in (pins or {}).items()]
 
 
+def features(est: Any, X: Any, *, reset: bool) -> pd.DataFrame | np.ndarray:
+    """Tables as a frame (:func:`feature_frame`); images (a 3-D or 4-D array) as (N, H, W, C) (:func:`image_array`)."""
+    if isinstance(X, np.ndarray) and X.ndim in (3, 4):
+        return image_array(est, X, reset=reset)
+    if reset and hasattr(est, "image_shape_"):
+        del est.image_shape_
+    return feature_frame(est, X, reset=reset)
+
+
+def image_array(est: Any, X: np.ndarray, *, reset: bool) -> np.ndarray:
+    """Images as (N, height, width, channels) numeric pixels; ``predict`` needs the shape ``fit`` saw.
+
+    ``n_features_in_`` is the pixel count per image and ``image_shape_`` the
+    (height, width, channels) of each; there are no feature names.
+    """
+    owner = type(est).__name__
+    x = X if X.ndim == 4 else X[..., None]
+    if x.dtype.kind not in "uif":
+        raise ValueError(f"{owner} takes images as numbers (uint8 pixels, or floats); got an array of dtype {x.dtype}.")
+    if x.dtype.kind == "f":
+        assert_all_finite(x, input_name="X")
+    shape = tuple(int(n) for n in x.shape[1:])
+    if len(x) < 1 or 0 in shape:
+        raise ValueError(f"Found an image array of shape {X.shape}, while {owner} needs at least one image of "
+                         "at least 1 x 1 pixels.")
+    if reset:
+        est.image_shape_, est.n_features_in_ = shape, int(np.prod(shape))
+        if hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
+    elif shape != getattr(est, "image_shape_", None):
+        fitted = getattr(est, "image_shape_", None)
+        raise ValueError(f"X holds images of shape {shape} (height, width, channels), but {owner} was fitted on "
+                         + (f"images of shape {fitted}" if fitted else "a table") + "; pass the same kind of input.")
+    return x
+
+
 def feature_frame(est: Any, X: Any, *, reset: bool) -> pd.DataFrame:
     """Validate ``X`` the scikit-learn way and return it as a frame with the fitted column names.
 
@@ -186,8 +222,8 @@ def check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
     return _check_sample_weight(sample_weight, np.empty((n, 0)), dtype=np.float64, ensure_non_negative=True)
 
 
-def repeat_rare_classes(owner: str, frame: pd.DataFrame, codes: np.ndarray, classes: np.ndarray,
-                        weights: np.ndarray | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+def repeat_rare_classes(owner: str, frame: pd.DataFrame | np.ndarray, codes: np.ndarray, classes: np.ndarray,
+                        weights: np.ndarray | None) -> tuple[pd.DataFrame | np.ndarray, np.ndarray, np.ndarray | None]:
     """Repeat the rows of classes with fewer than MIN_PER_CLASS samples up to that count, with a warning.
 
     ``fit_run``'s stratified validation split needs every class in both
@@ -206,7 +242,8 @@ def repeat_rare_classes(owner: str, frame: pd.DataFrame, codes: np.ndarray, clas
                   "validation scores optimistic. Add samples of these classes to avoid this.", UserWarning,
                   stacklevel=3)
     rows = np.concatenate([np.arange(len(codes)), *extra])
-    return frame.iloc[rows].reset_index(drop=True), codes[rows], None if weights is None else weights[rows]
+    repeated = frame[rows] if isinstance(frame, np.ndarray) else frame.iloc[rows].reset_index(drop=True)
+    return repeated, codes[rows], None if weights is None else weights[rows]
 
 
 def check_enough_rows(owner: str, n: int) -> None:
@@ -230,7 +267,8 @@ def model_from_bytes(data: bytes) -> Any:
     import_quietly()
     import keras
 
-    import autoann.preprocessing  # noqa: F401  (registers autoann's custom layers)
+    import autoann.convnet  # noqa: F401  (registers autoann's custom layers)
+    import autoann.preprocessing  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:
         path = Path(tmp) / "model.keras"
@@ -245,10 +283,12 @@ PREDICT_CHUNK = 8192
 def predict_raw(est: Any, X: Any) -> np.ndarray:
     """The model's output for ``X``, shape (N, units), after the schema checks ``autoann.load`` makes."""
     from autoann.predictor import SchemaWarning, call_eagerly, check_frame, vocabularies
-    from autoann.schema import schema_from_list
+    from autoann.schema import schema_from_list, to_model_inputs
 
-    frame = feature_frame(est, X, reset=False)
+    frame = features(est, X, reset=False)
     schema = schema_from_list(est.metadata_["schema"])
+    if isinstance(frame, np.ndarray):
+        return call_eagerly(est.model_, to_model_inputs(frame, schema), len(frame), chunk=PREDICT_CHUNK).astype("float64")
     # Only the columns the model uses: the profiler's drops (constants, ids) are not worth a warning per call.
     inputs, notes = check_frame(frame[[c.name for c in schema]], schema, vocabularies(est.metadata_))
     for note in notes:

@@ -53,18 +53,22 @@ def _run(action: Callable[[], Any]) -> Any:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-TargetOpt = typer.Option(..., "--target", "-t", help="Target column (repeat for several regression targets).")
+TargetOpt = typer.Option(None, "--target", "-t", help="Target column (repeat for several regression targets); "
+                         "not needed for images, whose labels are their class folders or the .npz's y.")
 TaskOpt = typer.Option(None, "--task", help="Override the inferred task: binary, multiclass, regression, multi_regression.")
+DATA_HELP = "CSV or Parquet file; or images: a folder with one sub-folder per class, or a .npz with x and y."
 GoalOpt = typer.Option("balanced", "--goal", help="balanced, accuracy or latency (G-DEF-3).")
 SparseOpt = typer.Option(False, "--sparse", help="Ask for a sparse model (L1 penalty, G-DEF-3).")
 UncertaintyOpt = typer.Option(False, "--uncertainty", help="Ask for predictive uncertainty (MC dropout, G-REG-5).")
 RulesOpt = typer.Option(None, "--rules", help="Extra rule file(s) that extend or override the built-in rules.")
 SetOpt = typer.Option(None, "--set", help="Pin a hyperparameter: --set name=value (repeatable).")
+BackboneOpt = typer.Option(None, "--backbone", help="Images: a pretrained network saved as .keras to start from "
+                           "(transfer learning, G-ARCH-8); it must include its own input preprocessing.")
 
 
 @app.command()
 def profile(
-    data: Path = typer.Argument(..., help="CSV or Parquet file."),
+    data: Path = typer.Argument(..., help=DATA_HELP),
     target: List[str] = TargetOpt,
     task: Optional[str] = TaskOpt,
     json_out: bool = typer.Option(False, "--json", help="Print the profile as JSON instead of tables."),
@@ -89,7 +93,7 @@ def profile(
 
 @app.command()
 def recommend(
-    data: Path = typer.Argument(..., help="CSV or Parquet file."),
+    data: Path = typer.Argument(..., help=DATA_HELP),
     target: List[str] = TargetOpt,
     task: Optional[str] = TaskOpt,
     goal: str = GoalOpt,
@@ -97,6 +101,7 @@ def recommend(
     uncertainty: bool = UncertaintyOpt,
     rules: Optional[List[Path]] = RulesOpt,
     set_: Optional[List[str]] = SetOpt,
+    backbone: Optional[Path] = BackboneOpt,
     explain: bool = typer.Option(False, "--explain", help="Show every rule, fired or not, and why."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the search space as YAML (edit it, then `train --space`)."),
 ) -> None:
@@ -108,8 +113,12 @@ def recommend(
         from autoann.recommender import recommend as recommend_space
 
         prof = profile_data(data, target=target, task=task)
+        if backbone is not None:
+            from autoann.trainer import check_backbone
+
+            check_backbone(backbone, prof)
         result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
-                                 rules=rules or [], pins=set_ or [])
+                                 rules=rules or [], pins=set_ or [], backbone=backbone is not None)
         display.show_space(_console(), result, explain=explain)
         if output is not None:
             result.space.save(output)
@@ -120,7 +129,7 @@ def recommend(
 
 @app.command()
 def train(
-    data: Path = typer.Argument(..., help="CSV or Parquet file."),
+    data: Path = typer.Argument(..., help=DATA_HELP),
     target: List[str] = TargetOpt,
     task: Optional[str] = TaskOpt,
     space: Optional[Path] = typer.Option(None, "--space", help="A search space YAML (from `recommend -o`, edited or not)."),
@@ -129,6 +138,7 @@ def train(
     uncertainty: bool = UncertaintyOpt,
     rules: Optional[List[Path]] = RulesOpt,
     set_: Optional[List[str]] = SetOpt,
+    backbone: Optional[Path] = BackboneOpt,
     time_budget: str = typer.Option("3m", "--time-budget", "-b", help="Wall-clock budget for everything: 90, 90s, 5m, 1h."),
     max_trials: Optional[int] = typer.Option(None, "--max-trials", help="Stop after this many trials (also bounded by the budget)."),
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Cap on Hyperband's max epochs (pins max_epochs)."),
@@ -161,6 +171,7 @@ def train(
                     rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
                     max_epochs=max_epochs, seed=seed, test_size=test_size, output=run_dir, overwrite=overwrite,
                     resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,
+                    backbone=backbone,
                 )
         except KeyboardInterrupt:
             if resumable(run_dir):
@@ -243,7 +254,8 @@ def _frame_table(frame: Any, title: str, caption: str):
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
-    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature columns."),
+    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature columns; for an image model, "
+                                "a folder of images (flat or by class) or a .npz with x."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions here (.csv or .parquet); without it, print a preview."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --output file."),
     rows: int = typer.Option(10, "--rows", help="Rows shown in the preview."),
@@ -271,7 +283,8 @@ def predict(
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
-    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature and target columns."),
+    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature and target columns; for an image "
+                                "model, a folder with one sub-folder per class or a .npz with x and y."),
     target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Target column(s); default: the ones the model was trained on."),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:

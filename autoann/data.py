@@ -1,7 +1,9 @@
 """Load a dataset and decide what task it is: the first stage, handing on a :class:`Dataset`.
 
 :func:`load_data` accepts a CSV/TSV/Parquet path, a pandas DataFrame, or a
-numpy array ``X`` with an array-like ``y``. It separates the target column(s),
+numpy array ``X`` with an array-like ``y``; or image data (a folder with one
+sub-folder per class, a ``.npz`` with ``x`` and ``y``, or a 3-D/4-D image
+array with ``y``), decoded once by :mod:`autoann.images`. It separates the target column(s),
 drops rows whose target is missing, and infers the task (see
 :func:`infer_task`). Every input it cannot use raises
 :class:`~autoann.errors.DataError` with what is wrong, what was received and
@@ -11,7 +13,7 @@ how to fix it, before anything is trained. Loading never writes anything.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -48,6 +50,9 @@ class Dataset:
     task_reason: str  # one sentence: why this task (inferred or overridden)
     source: str  # the path, "<DataFrame>" or "<array>"
     n_rows_dropped_missing_target: int = 0
+    #: image data: the decoded images (an autoann.images.ImageSet, one image per row of ``target``);
+    #: ``features`` then holds only the image files' paths (column "file") for folder input
+    images: Any = None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -276,10 +281,11 @@ def load_data(data: Any, target: str | Sequence[str] | Any = None, *, task: str 
     ``x0..xN``). ``target``: a column name or a list of names. ``task``:
     overrides the inferred task after checking it fits the target.
     """
-    if task is not None and task not in TASKS:
-        close = difflib.get_close_matches(str(task), TASKS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise DataError(f"Unknown task {task!r}.{hint} Valid tasks: {', '.join(TASKS)}.")
+    _check_task_name(task)
+    from autoann.images import is_image_source
+
+    if is_image_source(data):
+        return load_image_data(data, target, task=task)
     frame, names, source, from_file = _as_frame(data, target)
     _check_targets_exist(frame, names)
     features = frame.drop(columns=names)
@@ -301,6 +307,48 @@ def load_data(data: Any, target: str | Sequence[str] | Any = None, *, task: str 
     y = y[has_target.to_numpy()].reset_index(drop=True)
     chosen, reason = resolve_task(y, task)
     return Dataset(features, y, names, chosen, reason, source, dropped)
+
+
+def _check_task_name(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        close = difflib.get_close_matches(str(task), TASKS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataError(f"Unknown task {task!r}.{hint} Valid tasks: {', '.join(TASKS)}.")
+
+
+def load_image_data(data: Any, target: Any = None, *, task: str | None = None) -> Dataset:
+    """Image data as a :class:`Dataset`: the labels are the target, the decoded images ride along.
+
+    A folder's target is its class sub-folder names (column ``label``); a
+    ``.npz``'s is its ``y``, an array's the ``target`` given (``y`` or
+    ``y0..yK``). Unlike tables, classes come from folder names, so a folder
+    of ``0/``, ``1/`` ... is multiclass, never regression.
+    """
+    from autoann.images import load_images
+
+    _check_task_name(task)
+    images = load_images(data, target, labeled=True)
+    if images.labels is None:
+        raise DataError(f"{images.source} has no labels: give y with the images (target=y, or 'y' in the .npz), "
+                        "or sort the images into one sub-folder per class.")
+    labels = np.asarray(images.labels)
+    names = ["label"] if images.files else _array_target_names(labels)
+    y = pd.DataFrame(labels.reshape(len(labels), -1), columns=names).infer_objects()
+    has_target = y.notna().all(axis=1).to_numpy()
+    dropped = int((~has_target).sum())
+    if int(has_target.sum()) < MIN_ROWS:
+        raise DataError(f"Only {int(has_target.sum())} images have a target value ({dropped} are missing it); "
+                        f"autoann needs at least {MIN_ROWS}. Add images.")
+    if dropped:
+        images = replace(images, images=images.images[has_target], labels=labels[has_target],
+                         files=[f for f, keep in zip(images.files, has_target) if keep])
+        y = y[has_target].reset_index(drop=True)
+    features = pd.DataFrame({"file": images.files}) if images.files else pd.DataFrame(index=range(len(y)))
+    chosen, reason = resolve_task(y, task)
+    if images.files and task is None:
+        reason = (f"The labels are the names of the {y.iloc[:, 0].nunique()} class folders, so the task is "
+                  f"{chosen} classification.")
+    return Dataset(features, y, names, chosen, reason, images.source, dropped, images=images)
 
 
 def _is_text(col: pd.Series) -> bool:

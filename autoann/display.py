@@ -17,13 +17,62 @@ def _profile_detail(col) -> str:
 
 
 def show_profile(console, profile) -> None:
-    """A dataset profile: header and task, a table of columns (kept or dropped and why), the target, warnings, facts."""
-    from rich.table import Table
+    """A dataset profile: header and task, a table of columns (kept or dropped and why) or the images'
+    sizes and pixels, the target, warnings, facts."""
     from rich.text import Text
 
     t = profile.target
-    console.print(Text(f"{profile.source}: {profile.n_rows:,} rows, {profile.n_columns} columns", style="bold"))
+    if profile.image is not None:
+        _show_image_header(console, profile)
+    else:
+        console.print(Text(f"{profile.source}: {profile.n_rows:,} rows, {profile.n_columns} columns", style="bold"))
+        console.print(Text.assemble(("task: ", "bold"), (t.task, "bold cyan"), f"  ({t.task_reason})"))
+        _show_columns(console, profile)
+    _show_target(console, t)
+    warned = [(c.name, w) for c in profile.columns for w in c.warnings]
+    if warned:
+        console.print(Text("warnings", style="bold red"))
+        for name, warning in warned:
+            console.print(Text(f"  {name}: {warning}"))
+    for note in profile.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+    if profile.image is not None:
+        return
+    facts = profile.facts()
+    console.print(Text.assemble(
+        ("derived: ", "bold"),
+        f"input width {facts['input_width']} (G-IN-1), {facts['rows_per_input']:.1f} rows per input, "
+        f"scale spread {facts['scale_spread']:.2f} decades (G-IN-3), {facts['missing_fraction']:.1%} missing, "
+        f"{facts['n_features']} features kept ({facts['n_numeric']} numeric/boolean, "
+        f"{facts['n_categorical']} categorical), {facts['n_dropped']} dropped, "
+        f"{facts['suspected_leaks']} suspected leak(s)"))
+
+
+def _show_image_header(console, profile) -> None:
+    """Image data: count, stored size and channels, pixel range, what loading converted, skipped files."""
+    from rich.text import Text
+
+    i, t = profile.image, profile.target
+    console.print(Text(f"{profile.source}: {profile.n_rows:,} images, {i.height} x {i.width} pixels, "
+                       f"{i.channels} channel(s), {i.dtype}", style="bold"))
     console.print(Text.assemble(("task: ", "bold"), (t.task, "bold cyan"), f"  ({t.task_reason})"))
+    sizes = ", ".join(f"{size} ({count:,})" for size, count in i.original_sizes.items())
+    console.print(Text.assemble(("sizes: ", "bold"), ("vary: " if i.sizes_vary else "all ") + sizes
+                                + (f"; stored as {i.height}x{i.width}" if i.sizes_vary else "")))
+    modes = ", ".join(f"{mode} ({count:,})" for mode, count in i.modes.items())
+    console.print(Text.assemble(("pixels: ", "bold"), f"{i.pixel_min:.4g} .. {i.pixel_max:.4g}, mean {i.pixel_mean:.4g}"
+                                + (f"; file colour modes: {modes}" if modes else "")))
+    if i.n_skipped:
+        console.print(Text(f"skipped {i.n_skipped} file(s):", style="bold yellow"))
+        for path, reason in i.skipped:
+            console.print(Text(f"  {path}: {reason}"))
+        if i.n_skipped > len(i.skipped):
+            console.print(Text(f"  ... and {i.n_skipped - len(i.skipped)} more"))
+
+
+def _show_columns(console, profile) -> None:
+    from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="feature columns", title_justify="left", expand=False)
     for name, style in (("column", "cyan"), ("kind", ""), ("missing", ""), ("distinct", ""),
@@ -38,6 +87,10 @@ def show_profile(console, profile) -> None:
                       _profile_detail(col), str(col.encoded_width) if col.kept else "-", status)
     console.print(table)
 
+
+def _show_target(console, t) -> None:
+    from rich.text import Text
+
     target = ", ".join(t.names)
     if t.n_classes:
         counts = ", ".join(f"{label}: {count:,}" for label, count in t.class_counts.items())
@@ -51,23 +104,6 @@ def show_profile(console, profile) -> None:
                                     f": range {t.min:.4g} .. {t.max:.4g}"
                                     + (f", {', '.join(shape)}" if shape else "")
                                     + f"; {t.outlier_fraction:.1%} beyond 3 IQR"))
-
-    warned = [(c.name, w) for c in profile.columns for w in c.warnings]
-    if warned:
-        console.print(Text("warnings", style="bold red"))
-        for name, warning in warned:
-            console.print(Text(f"  {name}: {warning}"))
-    for note in profile.notes:
-        console.print(Text(f"note: {note}", style="dim"))
-
-    facts = profile.facts()
-    console.print(Text.assemble(
-        ("derived: ", "bold"),
-        f"input width {facts['input_width']} (G-IN-1), {facts['rows_per_input']:.1f} rows per input, "
-        f"scale spread {facts['scale_spread']:.2f} decades (G-IN-3), {facts['missing_fraction']:.1%} missing, "
-        f"{facts['n_features']} features kept ({facts['n_numeric']} numeric/boolean, "
-        f"{facts['n_categorical']} categorical), {facts['n_dropped']} dropped, "
-        f"{facts['suspected_leaks']} suspected leak(s)"))
 
 
 # -- recommendation and rules (show_space, show_rule, show_rule_list) ---------

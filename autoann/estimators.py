@@ -105,8 +105,9 @@ class _AutoANNEstimator(BaseEstimator):
             raise NotFittedError(str(exc)) from None
 
     # -- fitting -----------------------------------------------------------
-    def _fit_frame(self, frame: pd.DataFrame, y: np.ndarray, task: str, sample_weight: np.ndarray | None) -> None:
-        """Run the search on ``frame`` + the target column(s) ``y`` and keep what it found."""
+    def _fit_frame(self, frame: pd.DataFrame | np.ndarray, y: np.ndarray, task: str,
+                   sample_weight: np.ndarray | None) -> None:
+        """Run the search on ``frame`` (or images) + the target column(s) ``y`` and keep what it found."""
         from autoann._tf import import_quietly
 
         import_quietly()
@@ -114,8 +115,11 @@ class _AutoANNEstimator(BaseEstimator):
 
         owner = type(self).__name__
         y = y.reshape(len(y), -1)
-        targets = _u.target_names(list(frame.columns), y.shape[1])
-        frame = frame.assign(**dict(zip(targets, y.T)))
+        if isinstance(frame, np.ndarray):  # images: load_data takes the array with y as the target
+            targets = y[:, 0] if y.shape[1] == 1 else y
+        else:
+            targets = _u.target_names(list(frame.columns), y.shape[1])
+            frame = frame.assign(**dict(zip(targets, y.T)))
         knobs = dict(task=task, goal=self.goal, rules=[str(r) for r in self.rules or ()],
                      pins=_u.pin_assignments(self.pins), time_budget=self.time_budget,
                      max_trials=self.max_trials, max_epochs=self.max_epochs, seed=int(self.random_state or 0),
@@ -138,7 +142,8 @@ class _AutoANNEstimator(BaseEstimator):
         self.fit_seconds_ = float(run.seconds)
 
     def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        if not hasattr(self, "feature_names_in_"):  # fitted on an array: the export's predictor takes one too
+        if not hasattr(self, "feature_names_in_") and not hasattr(self, "image_shape_"):
+            # fitted on a 2-D array: the export's predictor takes one too
             metadata["feature_names"] = _u.feature_names(self)
         return metadata
 
@@ -212,6 +217,8 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         Preprocessing + network on the raw named columns (``metadata_["schema"]``).
     metadata_, profile_, space_, leaderboard_, best_params_, history_, progress_, fit_seconds_,
     n_features_in_, feature_names_in_ : see docs/estimators.md.
+    image_shape_ : tuple of int
+        Only when fitted on images (a 3-D or 4-D array): the (height, width, channels) of each.
     """
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "AutoANNClassifier":
@@ -222,7 +229,7 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         """
         _u.check_params(self)
         owner = type(self).__name__
-        frame = _u.feature_frame(self, X, reset=True)
+        frame = _u.features(self, X, reset=True)
         y = _u.check_labels(owner, frame, y)
         check_classification_targets(y)
         _u.check_enough_rows(owner, len(y))
@@ -297,7 +304,7 @@ class AutoANNRegressor(RegressorMixin, _AutoANNEstimator):
         ``sample_weight``: one non-negative weight per row; it weights the validation objective too.
         """
         _u.check_params(self)
-        frame = _u.feature_frame(self, X, reset=True)
+        frame = _u.features(self, X, reset=True)
         y = _u.check_targets(type(self).__name__, frame, y)
         _u.check_enough_rows(type(self).__name__, len(y))
         weights = _u.check_weights(sample_weight, len(y))

@@ -11,7 +11,9 @@ A run directory is what ``autoann train`` leaves behind and what
     a TensorFlow SavedModel whose ``serving_default`` signature takes the raw
     columns by name (``[None]`` float32 / string) and returns
     ``probabilities`` + ``label`` (classification) or ``prediction``
-    (regression). It needs TensorFlow only, not autoann.
+    (regression). It needs TensorFlow only, not autoann. An image model's
+    signature takes one input, ``image``: ``[None, height, width, channels]``
+    of the stored pixel type (uint8 for image files).
 ``metadata.json``
     schema, task, classes, metrics, versions, rationale (``format`` 1).
 ``leaderboard.csv``, ``report.md``, ``learning_curves.png``, ``search_progress.png``.
@@ -40,6 +42,7 @@ import pandas as pd
 
 from autoann._io import replace_dir, write_text_atomic
 from autoann.errors import ExportError
+from autoann.schema import Column, schema_from_list
 
 FORMAT = 1
 MODEL_FILE = "model.keras"
@@ -158,17 +161,25 @@ def complete_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return to_jsonable(meta)
 
 
+def _tensor_spec(column: Column, name: str):
+    """The serving signature's input for one schema column: a batch of values, or of stored images."""
+    import tensorflow as tf
+
+    if column.kind == "image":
+        return tf.TensorSpec([None, *(column.shape or ())], tf.as_dtype(column.dtype), name=name)
+    return tf.TensorSpec([None], tf.float32 if column.kind == "numeric" else tf.string, name=name)
+
+
 def write_saved_model(model: keras.Model, metadata: dict[str, Any], path: Path) -> None:
     """Write the TF SavedModel whose ``serving_default`` takes the raw columns by name."""
     import tensorflow as tf
 
     names = metadata["serving"]["inputs"]
-    schema = [(str(c["name"]), c["kind"]) for c in metadata["schema"]]
-    spec = {names[col]: tf.TensorSpec([None], tf.float32 if kind == "numeric" else tf.string, name=names[col])
-            for col, kind in schema}
+    schema = schema_from_list(metadata["schema"])
+    spec = {names[c.name]: _tensor_spec(c, names[c.name]) for c in schema}
 
     def raw(inputs: dict[str, Any]) -> dict[str, Any]:
-        return {col: inputs[names[col]] for col, _ in schema}
+        return {c.name: inputs[names[c.name]] for c in schema}
 
     if metadata["task"] in CLASSIFICATION:
         classes = [str(c) for c in metadata["classes"]]

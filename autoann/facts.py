@@ -43,10 +43,12 @@ FACTS: dict[str, Fact] = {
     "target_in_unit_interval": Fact("bool", "every regression target lies in [0, 1]"),
     "target_symmetric_bounded": Fact("bool", "regression target lies in [-1, 1] and takes negative values"),
     "target_outlier_fraction": Fact("float", "share of regression targets beyond 3 IQR of the quartiles"),
-    # images (issue 5; 0 for tabular data)
+    # images (0 / false for tabular data)
     "image_height": Fact("int", "image height in pixels (0 for tabular)"),
     "image_width": Fact("int", "image width in pixels (0 for tabular)"),
     "image_channels": Fact("int", "image channels (0 for tabular)"),
+    "image_sizes_vary": Fact("bool", "the image files had different sizes (the loader resized them to one)"),
+    "backbone": Fact("bool", "local pretrained weights were given for transfer learning (--backbone)"),
     # what the user asked for
     "goal": Fact("str", "balanced, accuracy or latency"),
     "sparse": Fact("bool", "a sparse model (L1) was asked for"),

@@ -5,7 +5,9 @@ Keras Tuner hyperparameter (conditional ones inside ``conditional_scope``).
 :func:`build_network` builds the dense stack the rules describe on the
 preprocessed inputs: the activation family's activation, initializer, dropout
 kind and batch norm together (:data:`autoann.space.FAMILIES`), L1/L2 and
-max-norm on every hidden layer, and the task's output layer and loss.
+max-norm on every hidden layer, and the task's output layer and loss; for
+images, the convolutional blocks of :mod:`autoann.convnet` instead of the
+dense stack.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from keras import layers
 
 from autoann.callbacks import Deadline, DivergenceGuard, EpochSchedule, EpochTimer
-from autoann.preprocessing import DENSE_INPUT, EMBED_PREFIX, Preprocessing, layer_name
+from autoann.preprocessing import DENSE_INPUT, EMBED_PREFIX, PIXELS_INPUT, Preprocessing, layer_name
 from autoann.architecture import layer_widths
 from autoann.space import FAMILIES, KNOWN, SearchSpace
 
@@ -127,11 +129,44 @@ def hidden_widths(values: dict[str, Any]) -> list[int]:
 def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metrics: bool = False) -> keras.Model:
     """The trainable network, from preprocessed inputs to the task's output; compiled.
 
-    ``weighted_metrics`` compiles the objective metric as a weighted metric, so
-    the validation objective honours per-row validation weights (see
-    :class:`TrainingData`).
+    Tabular data gets the dense stack, images the convolutional blocks of
+    :mod:`autoann.convnet` (or the user's pretrained backbone) followed by
+    dropout; both end in the task's output
+    layer. ``weighted_metrics`` compiles the objective metric as a weighted
+    metric, so the validation objective honours per-row validation weights
+    (see :class:`TrainingData`).
     """
     fam = family_parts(values)
+    l1, l2 = float(_get(values, "l1", 0.0)), float(_get(values, "l2", 0.0))
+    reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+    if prep.image is not None:
+        from autoann.convnet import backbone_features, conv_features
+
+        pixels = keras.Input(shape=tuple(prep.image.shape), name=PIXELS_INPUT)
+        inputs = {PIXELS_INPUT: pixels}
+        if prep.image.backbone:
+            x = backbone_features(pixels, values, prep.image.backbone)
+        else:
+            x = conv_features(pixels, values, fam, reg)
+        dropout = float(_get(values, "dropout", 0.0))
+        if dropout > 0:  # G-REG-3: 40-50% before the head of a CNN
+            x = _dropout_layer(fam)(dropout)(x)
+    else:
+        inputs, x = _tabular_inputs(prep)
+        x = _dense_stack(x, values, fam, reg)
+    outputs = _output_layer(values, x)
+    model = keras.Model(inputs, outputs, name="network")
+    compile_network(model, values, weighted=weighted_metrics)
+    return model
+
+
+def _dropout_layer(family: dict[str, Any]) -> type:
+    """G-REG-4: alpha dropout keeps a SELU network self-normalizing; ordinary dropout otherwise."""
+    return layers.AlphaDropout if family["dropout_layer"] == "alpha" else layers.Dropout
+
+
+def _tabular_inputs(prep: Preprocessing) -> tuple[dict[str, Any], Any]:
+    """The dense input and one embedded index per high-cardinality categorical, joined."""
     dense_in = keras.Input(shape=(prep.dense_width,), name=DENSE_INPUT)
     inputs = {DENSE_INPUT: dense_in}
     parts = [dense_in]
@@ -139,10 +174,11 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
         idx = keras.Input(shape=(), dtype="int64", name=EMBED_PREFIX + cat.name)
         inputs[idx.name] = idx
         parts.append(layers.Embedding(len(cat.vocabulary) + 1, cat.embedding_dim, name=layer_name(f"embedding{i}__", cat.name))(idx))
-    x = parts[0] if len(parts) == 1 else layers.Concatenate()(parts)
+    return inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts)
 
-    l1, l2 = float(_get(values, "l1", 0.0)), float(_get(values, "l2", 0.0))
-    reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+
+def _dense_stack(x, values: dict[str, Any], fam: dict[str, Any], reg: Any):
+    """The hidden dense layers: family, L1/L2, max-norm, batch norm, dropout on the top layers."""
     max_norm = float(_get(values, "max_norm", 0.0))
     constraint = keras.constraints.MaxNorm(max_norm) if max_norm > 0 else None
     widths = hidden_widths(values)
@@ -163,13 +199,8 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
         if fam["batch_norm"] and not bn_before:
             x = layers.BatchNormalization()(x)
         if dropout > 0 and i >= len(widths) - dropout_layers:
-            # G-REG-3: dropout on the top layers only; G-REG-4: alpha dropout for SELU.
-            drop = layers.AlphaDropout if fam["dropout_layer"] == "alpha" else layers.Dropout
-            x = drop(dropout)(x)
-    outputs = _output_layer(values, x)
-    model = keras.Model(inputs, outputs, name="network")
-    compile_network(model, values, weighted=weighted_metrics)
-    return model
+            x = _dropout_layer(fam)(dropout)(x)  # G-REG-3: dropout on the top layers only
+    return x
 
 
 def _output_layer(values: dict[str, Any], x):

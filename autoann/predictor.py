@@ -34,7 +34,7 @@ from autoann._io import write_text_atomic
 from autoann.data import NA_MARKERS
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.export import FORMAT, METADATA_FILE, MODEL_FILE
-from autoann.schema import Column, schema_from_list, to_model_inputs
+from autoann.schema import Column, image_column, schema_from_list, to_model_inputs
 
 BATCH_SIZE = 1024
 EXAMPLES = 3  # offending values quoted per message
@@ -57,7 +57,8 @@ def _warn(message: str) -> None:
 def _register_custom_layers() -> None:
     """Import autoann's custom Keras layers so ``safe_mode`` loading can find them."""
     try:
-        import autoann.preprocessing  # noqa: F401  (registers package="autoann" layers)
+        import autoann.convnet  # noqa: F401  (registers package="autoann" layers)
+        import autoann.preprocessing  # noqa: F401
     except ImportError:  # a partial install: models without custom layers still load
         pass
 
@@ -231,6 +232,8 @@ class Predictor:
         self._class_text: list[str] | None = [str(c) for c in metadata["classes"]] if metadata.get("classes") else None
         self.classes = None if self._class_text is None else _typed(self._class_text, metadata.get("class_dtype"))
         self._vocabularies = vocabularies(metadata)
+        #: an image model's one input (the stored size and pixel type), None for tables
+        self.image: Column | None = image_column(self.schema)
         #: column names of a model fitted on a bare array (an estimator's export), in order
         self.feature_names: list[str] | None = metadata.get("feature_names")
         #: Monte Carlo dropout passes per prediction (G-REG-5; ``--uncertainty``), 0 = one deterministic pass
@@ -256,36 +259,67 @@ class Predictor:
 
     def raw_output(self, X: Any) -> np.ndarray:
         """The model's raw output for the rows of ``X``, after the schema checks (warnings are emitted)."""
-        return self._output(self.rows(X), isinstance(X, (str, Path)))
+        frame, inputs, _ = self._read(X)
+        return self._passes(inputs, len(frame)).mean(axis=0)
 
-    def _output(self, frame: pd.DataFrame, from_file: bool, ignore: Sequence[str] = ()) -> np.ndarray:
-        return self._passes(frame, from_file, ignore).mean(axis=0)
+    def _read(self, X: Any, ignore: Sequence[str] = (), from_file: bool | None = None
+              ) -> tuple[pd.DataFrame, dict[str, np.ndarray], Any]:
+        """``X`` as (a frame indexing its rows, the model's checked inputs, the labels the data carries).
+
+        Tables: the frame is the rows themselves and carry no separate labels.
+        Images (a folder, a ``.npz``, an array): conformed to the stored size
+        and channels as training did; the frame holds each image's ``file``
+        (folders); the labels are the class sub-folders or the ``.npz``'s ``y``.
+        ``from_file`` (default: whether ``X`` is a path) quotes file lines in errors.
+        """
+        if self.image is not None:
+            from autoann.images import load_images
+
+            shape = self.image.shape or ()
+            batch = load_images(X, labeled=False, size=(shape[0], shape[1]), channels=shape[2])
+            for note in batch.notes:
+                _warn(note)
+            frame = pd.DataFrame({"file": batch.files}) if batch.files else pd.DataFrame(index=range(len(batch.images)))
+            return frame, {self.image.name: np.asarray(batch.images, dtype=self.image.dtype)}, batch.labels
+        frame = self.rows(X)
+        from_file = isinstance(X, (str, Path)) if from_file is None else from_file
+        inputs, notes = check_frame(frame, self.schema, self._vocabularies, ignore, from_file)
+        for note in notes:
+            _warn(note)
+        return frame, inputs, None
+
+    def _layers(self) -> list[keras.layers.Layer]:
+        """Every layer of the model, nested models (the trained network inside the served model) opened."""
+        from autoann.convnet import walk_layers
+
+        return walk_layers(self.model)
 
     @property
     def has_dropout(self) -> bool:
         return any(isinstance(layer, (keras.layers.Dropout, keras.layers.AlphaDropout)) and layer.rate > 0
-                   for layer in self.model.layers)
+                   for layer in self._layers())
 
-    def _passes(self, frame: pd.DataFrame, from_file: bool, ignore: Sequence[str] = (),
-                samples: int | None = None) -> np.ndarray:
+    def _passes(self, inputs: dict[str, np.ndarray], n_rows: int, samples: int | None = None) -> np.ndarray:
         """Raw outputs, shape (passes, N, units): one deterministic pass, or Monte Carlo dropout passes.
 
-        A Monte Carlo pass runs the model with dropout on (``training=True``)
-        and batch normalization frozen to its learned statistics.
+        A Monte Carlo pass runs the model with dropout on (``training=True``),
+        batch normalization frozen to its learned statistics and image
+        augmentation off.
         """
-        inputs, notes = check_frame(frame, self.schema, self._vocabularies, ignore, from_file)
-        for note in notes:
-            _warn(note)
+        from autoann.convnet import Augmentation
+
         samples = self.mc_samples if samples is None else samples
-        if len(frame) == 0:
+        if n_rows == 0:
             return np.zeros((1, 0, int(self.model.output_shape[-1])), dtype="float32")
         if not samples:
             out = self.model.predict(inputs, batch_size=BATCH_SIZE, verbose=0)
-            return np.asarray(out).reshape(1, len(frame), -1)
-        for layer in self.model.layers:
+            return np.asarray(out).reshape(1, n_rows, -1)
+        for layer in self._layers():
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # Keras runs a frozen BatchNormalization in inference mode
-        return np.stack([call_eagerly(self.model, inputs, len(frame), training=True) for _ in range(samples)])
+            elif isinstance(layer, Augmentation):
+                layer.enabled = False
+        return np.stack([call_eagerly(self.model, inputs, n_rows, training=True) for _ in range(samples)])
 
     def predict_uncertainty(self, X: Any, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Monte Carlo dropout (G-REG-5): the mean and standard deviation over ``samples`` passes.
@@ -300,7 +334,8 @@ class Predictor:
                 "Monte Carlo dropout needs a model with dropout and at least 2 passes; this model has "
                 f"{'dropout' if self.has_dropout else 'no dropout'} and samples={samples}. Train with "
                 "--uncertainty (which keeps a dropout rate of at least 10%), or pass samples=N.")
-        passes = self._passes(self.rows(X), isinstance(X, (str, Path)), samples=samples)
+        frame, inputs, _ = self._read(X)
+        passes = self._passes(inputs, len(frame), samples=samples)
         if self.is_classifier:
             passes = np.stack([metrics.probabilities(p, len(self._class_text)) for p in passes])
         mean, std = passes.mean(axis=0), passes.std(axis=0)
@@ -328,9 +363,9 @@ class Predictor:
         """Predictions as a table, one row per input row (same index): classification gives
         ``label`` and one ``proba_<class>`` column per class; regression one column per target.
         A run trained with ``--uncertainty`` averages its Monte Carlo dropout passes and adds a
-        ``<column>_std`` column for each (G-REG-5)."""
-        frame = self.rows(X)
-        passes = self._passes(frame, isinstance(X, (str, Path)))
+        ``<column>_std`` column for each (G-REG-5). Images read from a folder get a first ``file`` column."""
+        frame, inputs, _ = self._read(X)
+        passes = self._passes(inputs, len(frame))
         if self.is_classifier:
             passes = np.stack([metrics.probabilities(p, len(self._class_text)) for p in passes])
             names = [f"proba_{name}" for name in self._class_text]
@@ -343,6 +378,8 @@ class Predictor:
             out.insert(0, "label", self.classes[out.to_numpy().argmax(axis=1)])
         if len(passes) > 1:  # Monte Carlo dropout: the spread of each column over the passes
             out = out.join(pd.DataFrame(passes.std(axis=0), columns=[f"{n}_std" for n in names], index=frame.index))
+        if self.image is not None and "file" in frame:
+            out.insert(0, "file", frame["file"].to_numpy())
         return out
 
     def evaluate(self, X: Any, y: Any = None, *, target: str | Sequence[str] | None = None) -> dict[str, float]:
@@ -350,22 +387,21 @@ class Predictor:
 
         The truth is ``y`` (labels or values, one per row), or the ``target``
         column(s) of ``X`` (a str ``y`` is read as a column name too); by
-        default, the target column(s) the model was trained on. Rows whose
-        target is missing are dropped, with a warning.
+        default, the target column(s) the model was trained on. For images the
+        truth is ``y`` or the labels the images carry (class sub-folders, a
+        ``.npz``'s ``y``). Rows whose target is missing are dropped, with a warning.
         """
-        frame = self.rows(X)
         if isinstance(y, str):
             y, target = None, y
-        if y is None:
-            names = self.target_names if target is None else [target] if isinstance(target, str) else list(target)
-            absent = [n for n in names if n not in frame.columns]
-            if absent:
-                raise SchemaError(f"The target column(s) {', '.join(map(repr, absent))} are not in the data; its "
-                                  f"columns are: {', '.join(map(repr, map(str, frame.columns[:20])))}. "
-                                  "Name the target column(s) (CLI: --target).")
-            truth, ignore = frame[names], names
+        if self.image is not None:
+            frame, inputs, labels = self._read(X)
+            if y is None and labels is None:
+                raise SchemaError("These images carry no labels to evaluate against: pass y, a .npz with 'y', or a "
+                                  "folder with one sub-folder per class.")
+            truth = labels if y is None else y
         else:
-            truth, ignore = y, ()
+            frame = self.rows(X)
+            truth, ignore = (y, ()) if y is not None else self._target_columns(frame, target)
         values = truth.to_numpy(dtype=object) if isinstance(truth, pd.DataFrame) else np.asarray(truth, dtype=object)
         values = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
         if len(values) != len(frame):
@@ -373,10 +409,24 @@ class Predictor:
         known = pd.DataFrame(values).notna().all(axis=1).to_numpy()
         if not known.all():
             _warn(f"Dropped {int((~known).sum())} row(s) whose target is missing.")
-        output = self._output(frame[known], isinstance(X, (str, Path)), ignore)
+        if self.image is None:
+            frame, inputs, _ = self._read(frame[known], ignore, isinstance(X, (str, Path)))
+        else:
+            frame, inputs = frame[known], {k: v[known] for k, v in inputs.items()}
+        output = self._passes(inputs, len(frame)).mean(axis=0)
         values = values[known]
         values = values[:, 0] if self.is_classifier or values.shape[1] == 1 else values
         return metrics.evaluate_predictions(self.task, values, output, self._class_text)
+
+    def _target_columns(self, frame: pd.DataFrame, target: str | Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
+        """The truth columns of ``frame`` (by default the training target's), and their names."""
+        names = self.target_names if target is None else [target] if isinstance(target, str) else list(target)
+        absent = [n for n in names if n not in frame.columns]
+        if absent:
+            raise SchemaError(f"The target column(s) {', '.join(map(repr, absent))} are not in the data; its "
+                              f"columns are: {', '.join(map(repr, map(str, frame.columns[:20])))}. "
+                              "Name the target column(s) (CLI: --target).")
+        return frame[names], names
 
 
 def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:

@@ -8,6 +8,10 @@ indicators, one-hot categoricals; G-IN-1, G-IN-3) plus one integer index per
 high-cardinality categorical, which the network embeds. The same layers
 transform the data once before the search and sit in front of the exported
 network, so training and serving cannot disagree.
+
+Images get one step: the stored pixels (uint8 or float) are cast to float and
+standardized per channel with the training split's mean and standard
+deviation (G-IN-3, G-DEF-4), by a ``Rescaling`` layer inside the model.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 
-from autoann.schema import Column, category_strings, numeric_values
+from autoann.schema import Column, category_strings, image_column, numeric_values
 
 DENSE_INPUT = "features"
 EMBED_PREFIX = "embed__"
+PIXELS_INPUT = "pixels"  # the network's input of an image model: standardized float pixels
 
 
 def layer_name(prefix: str, column: str) -> str:
@@ -76,6 +81,18 @@ class CategoricalSpec:
 
 
 @dataclass
+class ImageSpec:
+    """The stored images (shape, pixel type) and their per-channel training statistics."""
+
+    name: str
+    shape: list[int]  # height, width, channels
+    dtype: str
+    mean: list[float]
+    std: list[float]
+    backbone: str | None = None  # path of the pretrained network the model starts from (G-ARCH-8)
+
+
+@dataclass
 class Preprocessing:
     """Everything learned from the training split; JSON-serializable."""
 
@@ -84,6 +101,7 @@ class Preprocessing:
     std: list[float] = field(default_factory=list)
     indicators: list[bool] = field(default_factory=list)
     categorical: list[CategoricalSpec] = field(default_factory=list)
+    image: ImageSpec | None = None
 
     @property
     def dense_width(self) -> int:
@@ -99,7 +117,30 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
         cats = [CategoricalSpec(**c) for c in data.get("categorical", [])]
-        return cls(**{**data, "categorical": cats})
+        image = ImageSpec(**data["image"]) if data.get("image") else None
+        return cls(**{**data, "categorical": cats, "image": image})
+
+
+def _fit_image(images: np.ndarray, column: Column, scale: bool, backbone: str | None) -> ImageSpec:
+    """Per-channel mean and standard deviation of the training pixels, in chunks (no float64 copy of them all).
+
+    ``scale=False`` keeps the pixels as they are (a backbone brings its own preprocessing).
+    """
+    channels = images.shape[-1]
+    if not scale:
+        return ImageSpec(column.name, list(column.shape or images.shape[1:]), str(column.dtype),
+                         [0.0] * channels, [1.0] * channels, backbone)
+    total, squares, count = np.zeros(channels), np.zeros(channels), 0
+    for start in range(0, len(images), 1024):
+        chunk = images[start:start + 1024].reshape(-1, channels).astype("float64")
+        total += chunk.sum(axis=0)
+        squares += np.square(chunk).sum(axis=0)
+        count += len(chunk)
+    mean = total / max(count, 1)
+    std = np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0.0))
+    std = np.where(std > 1e-6, std, 1.0)
+    return ImageSpec(column.name, list(column.shape or images.shape[1:]), str(column.dtype),
+                     mean.tolist(), std.tolist(), backbone)
 
 
 def fit_preprocessing(
@@ -110,12 +151,18 @@ def fit_preprocessing(
     indicators: bool = True,
     onehot_max_cardinality: int = 30,
     embedding_dim_max: int = 50,
+    backbone: str | None = None,
 ) -> Preprocessing:
     """Learn the preprocessing statistics from the training rows ``frame``.
 
     ``scale=False`` (``numeric_scaling: none``) only centres numbers; missing
-    numbers are always filled with the training mean.
+    numbers are always filled with the training mean. For an image schema
+    ``frame`` is the training images' array, ``scale`` standardizes each
+    channel and ``backbone`` names a pretrained network to start from.
     """
+    image = image_column(schema)
+    if image is not None:
+        return Preprocessing(image=_fit_image(np.asarray(frame), image, scale, backbone))
     prep = Preprocessing()
     for col in schema:
         if col.kind == "numeric":
@@ -143,7 +190,10 @@ def fit_preprocessing(
 
 
 def raw_inputs(schema: list[Column]) -> dict[str, Any]:
-    """One Keras input per raw column: float32 or string, shape (N,)."""
+    """One Keras input per raw column: float32 or string, shape (N,); an image model's one image input."""
+    image = image_column(schema)
+    if image is not None:
+        return {image.name: keras.Input(shape=tuple(image.shape or ()), dtype=image.dtype, name=image.name)}
     return {
         c.name: keras.Input(shape=(), dtype="float32" if c.kind == "numeric" else "string", name=c.name)
         for c in schema
@@ -152,6 +202,11 @@ def raw_inputs(schema: list[Column]) -> dict[str, Any]:
 
 def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str, Any]:
     """Wire the preprocessing layers onto raw ``inputs``; returns the network's inputs."""
+    if prep.image is not None:
+        spec = prep.image
+        scale = [1.0 / s for s in spec.std]
+        offset = [-m / s for m, s in zip(spec.mean, spec.std)]
+        return {PIXELS_INPUT: layers.Rescaling(scale, offset, name="standardize_pixels")(inputs[spec.name])}
     parts = []
     if prep.numeric:
         stacked = [layers.Reshape((1,), name=layer_name(f"col{i}__", n))(inputs[n]) for i, n in enumerate(prep.numeric)]
@@ -185,8 +240,9 @@ def transform(prep: Preprocessing, schema: list[Column], frames: list[pd.DataFra
     from autoann.schema import to_model_inputs
 
     model = build_preprocessor(prep, schema)
+    batch = 8192 if prep.image is None else 256
     out = []
     for frame in frames:
-        result = model.predict(to_model_inputs(frame, schema), batch_size=8192, verbose=0)
+        result = model.predict(to_model_inputs(frame, schema), batch_size=batch, verbose=0)
         out.append({k: np.asarray(v) for k, v in result.items()})
     return out

@@ -28,6 +28,7 @@ from autoann._io import write_text_atomic
 from autoann.data import CLASSIFICATION, Dataset, load_data
 from autoann.errors import DataError, ParameterError
 from autoann.facts import FACTS, GOALS
+from autoann.schema import IMAGE_INPUT
 
 #: Categoricals with at most this many levels (missing counts as a level) are one-hot
 #: encoded with one extra out-of-vocabulary column; the rest are embedded (G-IN-1).
@@ -47,6 +48,7 @@ LEAK_SPEARMAN = 0.995  # regression: |Spearman correlation| at or above this is 
 LEAK_GROUPS = 20  # classification leak check: numeric columns with more distinct values are checked by
 #                   neighbours in sorted order (a threshold leak defeats quantile bins), others by value
 TOP_LEVELS = 10
+SKIPPED_SHOWN = 20  # skipped image files listed by name in the profile
 _BOOLEAN_WORDS = ({"true", "false"}, {"yes", "no"})
 
 LEAK_WARNING = "suspected leak"
@@ -99,6 +101,24 @@ class TargetProfile:
 
 
 @dataclass
+class ImageProfile:
+    """Image data: the stored size every image has now, pixel type and range, and what loading changed."""
+
+    height: int
+    width: int
+    channels: int
+    dtype: str
+    pixel_min: float
+    pixel_max: float
+    pixel_mean: float
+    sizes_vary: bool  # the files had different sizes (they were resized to height x width)
+    original_sizes: dict[str, int] = field(default_factory=dict)  # "HxW" -> images, the 10 most common
+    modes: dict[str, int] = field(default_factory=dict)  # colour modes of the files before conversion
+    n_skipped: int = 0  # files skipped: corrupt, not images, outside a class folder
+    skipped: list[list[str]] = field(default_factory=list)  # [path, reason] of the first SKIPPED_SHOWN
+
+
+@dataclass
 class Profile:
     """What autoann knows about a dataset before proposing a network. JSON round-trips exactly."""
 
@@ -113,12 +133,14 @@ class Profile:
     missing_fraction: float  # missing cells among kept features
     notes: list[str] = field(default_factory=list)
     autoann_version: str = __version__
+    image: ImageProfile | None = None  # image data only
 
     @property
     def kept(self) -> list[ColumnProfile]:
         return [c for c in self.columns if c.kept]
 
-    def facts(self, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False) -> dict[str, Any]:
+    def facts(self, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
+              backbone: bool = False) -> dict[str, Any]:
         """The facts the rule conditions test: exactly the keys of :data:`autoann.facts.FACTS`."""
         if goal not in GOALS:
             raise ParameterError(f"The 'goal' parameter must be one of {', '.join(GOALS)}. Got {goal!r} instead.")
@@ -136,14 +158,21 @@ class Profile:
             "minority_fraction": t.minority_fraction, "target_min": t.min, "target_max": t.max,
             "target_positive": t.positive, "target_in_unit_interval": t.in_unit_interval,
             "target_symmetric_bounded": t.symmetric_bounded, "target_outlier_fraction": t.outlier_fraction,
-            "image_height": 0, "image_width": 0, "image_channels": 0,
+            "image_height": self.image.height if self.image else 0,
+            "image_width": self.image.width if self.image else 0,
+            "image_channels": self.image.channels if self.image else 0,
+            "image_sizes_vary": bool(self.image and self.image.sizes_vary), "backbone": bool(backbone),
             "goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty), "cpu_count": os.cpu_count() or 1,
         }
         cast = {"int": int, "float": float, "bool": bool, "str": str}
         return {name: cast[fact.kind](facts[name]) for name, fact in FACTS.items()}
 
     def feature_schema(self) -> list[tuple[str, str]]:
-        """(name, "numeric" | "categorical") for each kept feature; booleans are fed as category strings."""
+        """(name, "numeric" | "categorical") for each kept feature; booleans are fed as category strings.
+        Image data has one input, the stored image (see :mod:`autoann.schema`)."""
+        if self.image is not None:
+            i = self.image
+            return [{"name": IMAGE_INPUT, "kind": "image", "shape": [i.height, i.width, i.channels], "dtype": i.dtype}]
         return [(c.name, "numeric" if c.kind == "numeric" else "categorical") for c in self.kept]
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,8 +181,9 @@ class Profile:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Profile":
         try:
+            image = ImageProfile(**data["image"]) if data.get("image") else None
             return cls(**{**data, "columns": [ColumnProfile(**c) for c in data["columns"]],
-                          "target": TargetProfile(**data["target"])})
+                          "target": TargetProfile(**data["target"]), "image": image})
         except (KeyError, TypeError) as exc:
             raise DataError(f"Not an autoann profile: {exc}. "
                             f"Create one with `autoann profile DATA -t TARGET -o FILE`.") from None
@@ -408,8 +438,34 @@ def _sample_positions(n: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(0).choice(n, SAMPLE_ROWS, replace=False))
 
 
+def image_profile(images: Any) -> ImageProfile:
+    """Size, channels, pixel range and loading history of an :class:`autoann.images.ImageSet`."""
+    x = images.images
+    n, height, width, channels = x.shape
+    sizes = dict(sorted(images.original_sizes.items(), key=lambda kv: -kv[1])[:TOP_LEVELS])
+    step = max(1, n // 2000)  # the pixel range of up to 2,000 images is plenty and fast
+    sample = x[::step]
+    return ImageProfile(height=height, width=width, channels=channels, dtype=str(x.dtype),
+                        pixel_min=float(sample.min()), pixel_max=float(sample.max()),
+                        pixel_mean=float(sample.mean(dtype="float64")),
+                        sizes_vary=len(images.original_sizes) > 1, original_sizes=sizes, modes=dict(images.modes),
+                        n_skipped=len(images.skipped), skipped=[list(s) for s in images.skipped[:SKIPPED_SHOWN]])
+
+
+def _profile_images(dataset: Dataset) -> Profile:
+    image = image_profile(dataset.images)
+    notes = list(dataset.images.notes)
+    if dataset.n_rows_dropped_missing_target:
+        notes.append(f"{dataset.n_rows_dropped_missing_target} image(s) with a missing target were dropped.")
+    return Profile(source=dataset.source, data_kind="image", n_rows=len(dataset.target), n_columns=1 + len(dataset.target_names),
+                   columns=[], target=target_profile(dataset), input_width=image.height * image.width * image.channels,
+                   scale_spread=0.0, missing_fraction=0.0, notes=notes, image=image)
+
+
 def profile_dataset(dataset: Dataset) -> Profile:
-    """Profile a loaded dataset: column kinds, drops, leaks, target shape, input width."""
+    """Profile a loaded dataset: column kinds, drops, leaks, target shape, input width (images: size, pixels)."""
+    if dataset.images is not None:
+        return _profile_images(dataset)
     features = dataset.features
     n = len(features)
     rows = _sample_positions(n)

@@ -122,20 +122,21 @@ def recommend_from_facts(facts: Mapping[str, Any], rule_sets: Sequence[Rule] | N
 
 
 def recommend(profile: Any, *, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
-              rules: Sequence[str | Path] = (), pins: Sequence[str] = ()) -> Recommendation:
+              rules: Sequence[str | Path] = (), pins: Sequence[str] = (), backbone: bool = False) -> Recommendation:
     """The explained search space for a profiled dataset.
 
     ``profile`` is an :class:`autoann.profiler.Profile` (or a mapping of its
     facts); ``rules`` are extra rule files, applied after the built-ins and
     replacing built-in rules with the same id; ``pins`` are ``name=value``
-    strings (``--set``), applied after the rules.
+    strings (``--set``), applied after the rules. ``backbone``: local
+    pretrained weights were given for transfer learning (``--backbone``).
     """
     validate_params("recommend", {"goal": goal})
-    asked = {"goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty)}
+    asked = {"goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty), "backbone": bool(backbone)}
     if isinstance(profile, Mapping):
         facts = {**profile, **asked}
     else:
-        facts = profile.facts(goal=goal, sparse=sparse, uncertainty=uncertainty)
+        facts = profile.facts(**asked)
     return recommend_from_facts(facts, load_rules(list(rules)), pins)
 
 

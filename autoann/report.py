@@ -129,7 +129,32 @@ def _rationale_section(meta: dict[str, Any]) -> list[str]:
     return [markdown_table(["hyperparameter", "value", "rules", "why"], rows)] if rows else ["(none recorded)"]
 
 
+def _image_serving_section(meta: dict[str, Any], image: dict[str, Any]) -> list[str]:
+    shape, dtype = [int(n) for n in image["shape"]], image["dtype"]
+    outputs = '["label"], out["probabilities"]' if meta.get("task") in m.CLASSIFICATION else '["prediction"]'
+    return [
+        "RUN_DIR is the folder holding this report. From the command line, or from Python with autoann installed "
+        "(a folder of images, flat or one sub-folder per class, or a .npz with `x`; images are converted and "
+        f"resized to the stored {shape[0]} x {shape[1]} x {shape[2]} as in training):",
+        "",
+        "```bash\nautoann predict RUN_DIR images/ -o predictions.csv\nautoann evaluate RUN_DIR labelled_images/\n```",
+        "",
+        "```python\nimport autoann\nmodel = autoann.load(RUN_DIR)\nmodel.predict_frame(\"images/\")\n```",
+        "",
+        f"Without autoann (TensorFlow only, e.g. TF Serving): a batch of {dtype} images of the stored size; "
+        "the model standardizes (and, if the search chose it, resizes) them itself.",
+        "",
+        "```python\nimport numpy as np, tensorflow as tf\n"
+        'serve = tf.saved_model.load("RUN_DIR/saved_model").signatures["serving_default"]\n'
+        f'out = serve(image=tf.constant(np.zeros((1, {shape[0]}, {shape[1]}, {shape[2]}), "{dtype}")))\n'
+        f"print(out{outputs})\n```",
+    ]
+
+
 def _serving_section(meta: dict[str, Any]) -> list[str]:
+    image = next((c for c in meta.get("schema", []) if c.get("kind") == "image"), None)
+    if image is not None:
+        return _image_serving_section(meta, image)
     names = (meta.get("serving") or {}).get("inputs") or {c["name"]: c["name"] for c in meta.get("schema", [])}
     kinds = {c["name"]: c["kind"] for c in meta.get("schema", [])}
     levels = {c.get("name"): (c.get("vocabulary") or ["some level"])[0]

@@ -49,7 +49,7 @@ RULES_FORMAT = 1
 #: the built-in files, in the order their rules are applied (later rules win)
 BUILTIN_FILES = (
     "inputs_outputs.yaml", "architecture.yaml", "activation.yaml", "regularization.yaml",
-    "optimization.yaml", "batch_epochs.yaml", "goals.yaml",
+    "optimization.yaml", "batch_epochs.yaml", "images.yaml", "goals.yaml",
 )
 RULE_KEYS = {"id", "guideline", "when", "then", "why", "note", "docs", "examples"}
 DOC_KEYS = ("known_problems", "example")
@@ -64,6 +64,7 @@ DEFAULT_FACTS: dict[str, Any] = {
     "minority_fraction": 0.45, "target_min": 0.0, "target_max": 0.0, "target_positive": False,
     "target_in_unit_interval": False, "target_symmetric_bounded": False,
     "target_outlier_fraction": 0.0, "image_height": 0, "image_width": 0, "image_channels": 0,
+    "image_sizes_vary": False, "backbone": False,
     "goal": "balanced", "sparse": False, "uncertainty": False, "cpu_count": 2,
 }
 

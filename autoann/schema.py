@@ -6,6 +6,10 @@ and boolean columns (the empty string = missing; unseen levels are allowed and
 fall into an out-of-vocabulary bucket). :func:`to_model_inputs` turns a pandas
 frame into exactly that; training and prediction both go through it, so the
 two can never disagree on encoding.
+
+An image model takes one input instead, ``image``: a batch of images of the
+stored size, ``(N, height, width, channels)``, in the stored pixel type
+(``uint8`` for image files); resizing and scaling happen inside the model.
 """
 
 from __future__ import annotations
@@ -17,17 +21,32 @@ import numpy as np
 import pandas as pd
 
 MISSING_CATEGORY = ""
+IMAGE_INPUT = "image"
 
 
 @dataclass(frozen=True)
 class Column:
-    """One model input: a feature name and how it is fed (numeric or categorical)."""
+    """One model input: a feature name and how it is fed (numeric, categorical or image).
+
+    An image column also carries the stored ``shape`` (height, width, channels)
+    and pixel ``dtype`` (``uint8`` or ``float32``).
+    """
 
     name: str
-    kind: str  # "numeric" or "categorical"
+    kind: str  # "numeric", "categorical" or "image"
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "kind": self.kind}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.kind == "image":
+            out.update(shape=list(self.shape or ()), dtype=self.dtype)
+        return out
+
+
+def image_column(schema: list[Column]) -> Column | None:
+    """The image input of an image model's schema, None for a tabular one."""
+    return next((c for c in schema if c.kind == "image"), None)
 
 
 def schema_from_list(items: list[Any]) -> list[Column]:
@@ -35,7 +54,8 @@ def schema_from_list(items: list[Any]) -> list[Column]:
     out = []
     for item in items:
         if isinstance(item, dict):
-            out.append(Column(str(item["name"]), str(item["kind"])))
+            shape = tuple(int(n) for n in item["shape"]) if item.get("shape") is not None else None
+            out.append(Column(str(item["name"]), str(item["kind"]), shape, item.get("dtype")))
         else:
             name, kind = item
             out.append(Column(str(name), str(kind)))
@@ -68,8 +88,14 @@ def numeric_values(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32", na_value=np.nan)
 
 
-def to_model_inputs(frame: pd.DataFrame, schema: list[Column]) -> dict[str, np.ndarray]:
-    """Convert the schema's columns of ``frame`` into the model's named inputs."""
+def to_model_inputs(frame: pd.DataFrame | np.ndarray, schema: list[Column]) -> dict[str, np.ndarray]:
+    """Convert the schema's columns of ``frame`` into the model's named inputs.
+
+    For an image model ``frame`` is the (N, height, width, channels) array.
+    """
+    image = image_column(schema)
+    if image is not None:
+        return {image.name: np.asarray(frame, dtype=image.dtype)}
     inputs: dict[str, np.ndarray] = {}
     for col in schema:
         series = frame[col.name]

@@ -35,9 +35,9 @@ CLASSIFICATION = ("binary", "multiclass")
 
 @dataclass
 class Splits:
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
+    train: pd.DataFrame | np.ndarray  # rows of the features, or images (N, H, W, C) for image data
+    val: pd.DataFrame | np.ndarray
+    test: pd.DataFrame | np.ndarray
     y_train: np.ndarray
     y_val: np.ndarray
     truth_val: np.ndarray  # labels as str / values in target units, for the metrics
@@ -88,6 +88,8 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
     from sklearn.model_selection import train_test_split
 
     X, y = dataset.features, dataset.target
+    if dataset.images is not None:
+        X = dataset.images.images
     classes = class_dtype = None
     if task in CLASSIFICATION:
         labels = y.iloc[:, 0]
@@ -127,8 +129,9 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
                                       stratify=None if stratify is None else stratify[rest])
     except ValueError as exc:
         raise DataError(f"Cannot split {n} rows into train/validation/test: {exc}. Add rows or lower --test-size.") from None
+    take = (lambda rows: X[rows]) if isinstance(X, np.ndarray) else (lambda rows: X.iloc[rows])
     splits = Splits(
-        train=X.iloc[train], val=X.iloc[val], test=X.iloc[test],
+        train=take(train), val=take(val), test=take(test),
         y_train=encoded[train], y_val=encoded[val],
         truth_val=(encoded if text is None else text.to_numpy())[val],
         truth_test=(encoded if text is None else text.to_numpy())[test],
@@ -156,15 +159,25 @@ def _label_sort_key(class_dtype: str) -> Callable[[str], Any]:
 OUTPUT_KEYS = ("task", "output_units", "output_activation", "loss")
 
 
+def check_backbone(backbone: str | Path, profile: Profile) -> None:
+    """Refuse, before any search, a ``--backbone`` that the data or the file cannot use (G-ARCH-8)."""
+    from autoann.convnet import load_backbone
+
+    if profile.image is None:
+        raise DataError(f"--backbone is for image data, but {profile.source} is a table. Drop --backbone.")
+    load_backbone(backbone, profile.image.channels)
+
+
 def resolve_space(profile: Profile, space: SearchSpace | str | Path | None, *, goal: str, sparse: bool,
-                  uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str]) -> SearchSpace:
+                  uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str],
+                  backbone: bool = False) -> SearchSpace:
     """The recommended space, or a user's YAML (with ``pins`` applied) checked against the data."""
     from autoann.recommender import recommend
     from autoann.space import parse_assignment
 
     if space is None:
         return recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
-                         rules=list(rules), pins=list(pins)).space
+                         rules=list(rules), pins=list(pins), backbone=backbone).space
     where = "The search space"
     if not isinstance(space, SearchSpace):
         where = f"{space}:"
@@ -267,6 +280,7 @@ def fit_run(
     owner: str = "train",
     sample_weight: np.ndarray | Sequence[float] | None = None,
     export_seconds: float = EXPORT_SECONDS,
+    backbone: str | Path | None = None,
 ) -> FittedRun:
     """Everything ``train`` does except writing the run directory.
 
@@ -279,6 +293,8 @@ def fit_run(
     their ratios matter. Held-out metrics in the metadata stay unweighted.
     ``export_seconds`` is kept back from the search for what follows it
     (evaluation, export); the estimators, which export nothing, keep less.
+    ``backbone``: a pretrained network saved as ``.keras`` (image data only)
+    that every candidate starts from instead of its own convolutions (G-ARCH-8).
     """
     from autoann._tf import import_quietly
     from autoann.params import validate_params
@@ -295,13 +311,17 @@ def fit_run(
     if weights is not None:
         weights = align_sample_weight(weights, dataset, data, target)
     profile = profile_dataset(dataset)
+    if backbone is not None:
+        check_backbone(backbone, profile)
     space = resolve_space(profile, space, goal=goal, sparse=sparse, uncertainty=uncertainty, rules=rules,
-                          pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])])
+                          pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])],
+                          backbone=backbone is not None)
     emit("space", space)
     artifacts, result = _search_and_assemble(
         dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
         validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
-        budget=time_budget, sample_weight=weights, export_seconds=export_seconds)
+        budget=time_budget, sample_weight=weights, export_seconds=export_seconds,
+        backbone=None if backbone is None else str(Path(backbone).resolve()))
     return FittedRun(artifacts, profile, space, result, time.monotonic() - started)
 
 
@@ -361,7 +381,7 @@ def train(
 
 def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
                          max_trials, resume, verbose, emit, budget, sample_weight=None,
-                         export_seconds=EXPORT_SECONDS):
+                         export_seconds=EXPORT_SECONDS, backbone=None):
     """Split, preprocess, search, then assemble the raw-input model and its metadata."""
     import keras
 
@@ -383,6 +403,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
         indicators=bool(space.fixed("missing_indicators", True)),
         onehot_max_cardinality=int(space.fixed("onehot_max_cardinality", 30)),
         embedding_dim_max=int(space.fixed("embedding_dim_max", 50)),
+        backbone=backbone,
     )
     x_train, x_val = transform(prep, schema, [splits.train, splits.val])
     class_weight = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,15 @@ def tiny_search():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(TINY_SEARCH_ENV, "1")
         yield
+
+
+@pytest.fixture(scope="module")
+def quiet_tensorflow_logger():
+    """TensorFlow's Python logger keeps the ``sys.stderr`` of its first use; under CliRunner that is one
+    invocation's capture, closed afterwards, so a later TF warning (e.g. retracing) would print a
+    '--- Logging error ---' traceback into another invocation's stderr. Silence TF's Python warnings here."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)

@@ -65,7 +65,7 @@ BAD = {
     "missing file": (lambda w: w("x.csv", "a,y\n").with_name("nope.csv"), "y", "File not found"),
     "empty file": (lambda w: w("x.csv", ""), "y", "is empty"),
     "header only": (lambda w: w("x.csv", "a,y\n"), "y", "no data rows"),
-    "directory": (lambda w: w("x.csv", "a,y\n").parent, "y", "is a directory"),
+    "directory": (lambda w: w("x.csv", "a,y\n").parent, "y", "For a table, pass the file itself"),
     "bad extension": (lambda w: w("x.json", "{}"), "y", "unsupported file type"),
     "target missing": (lambda w: w("x.csv", "a,target\n" + "1,2\n" * 20), "tagret", "Did you mean 'target'"),
     "target empty": (lambda w: w("x.csv", "a,y\n" + "1,\n" * 20), "y", "has no values"),

@@ -8,7 +8,6 @@ traceback, and nothing written.
 """
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from autoann.schema import schema_from_list, to_model_inputs
 from autoann.search import BudgetedHyperband
 from autoann.trainer import split_dataset
 
+pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
 runner = CliRunner()
 ROWS = 120
 SEARCH = ["--max-trials", "2", "--max-epochs", "3", "--time-budget", "5m", "--seed", "0"]
@@ -60,18 +60,6 @@ def tiny_csv(path: Path, n: int = ROWS, seed: int = 0) -> Path:
 def leftovers(folder: Path) -> list[str]:
     """Hidden staging folders (``.NAME.partial``) or moved-aside runs left in ``folder``."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tf_logging_to_current_stderr():
-    """TensorFlow's Python logger keeps the ``sys.stderr`` of its first use; under CliRunner that is one
-    invocation's capture, closed afterwards, so a later TF warning (e.g. retracing) would print a
-    '--- Logging error ---' traceback into another invocation's stderr. Silence TF's Python warnings here."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")

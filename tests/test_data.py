@@ -62,8 +62,9 @@ def test_missing_file(tmp_path):
     refused(lambda: load_data(tmp_path / "nope.csv", "y"), "File not found", "nope.csv")
 
 
-def test_directory_instead_of_file(tmp_path):
-    refused(lambda: load_data(tmp_path, "y"), "is a directory")
+def test_directory_is_read_as_image_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    refused(lambda: load_data(tmp_path, "y"), "No image files", "not an image file (.txt)")
 
 
 def test_unsupported_extension(write_file):

@@ -248,15 +248,15 @@ class FakeProfile:
     def __init__(self):
         self.asked = None
 
-    def facts(self, goal, sparse, uncertainty):
-        self.asked = (goal, sparse, uncertainty)
-        return {**DEFAULT_FACTS, "goal": goal, "sparse": sparse, "uncertainty": uncertainty}
+    def facts(self, goal, sparse, uncertainty, backbone):
+        self.asked = (goal, sparse, uncertainty, backbone)
+        return {**DEFAULT_FACTS, "goal": goal, "sparse": sparse, "uncertainty": uncertainty, "backbone": backbone}
 
 
 def test_recommend_asks_the_profile_for_its_facts():
     profile = FakeProfile()
     result = recommend(profile, goal="latency", sparse=True, pins=["batch_size=64"])
-    assert profile.asked == ("latency", True, False)
+    assert profile.asked == ("latency", True, False, False)
     assert result.facts["goal"] == "latency" and result.space.fixed("batch_size") == 64
 
 

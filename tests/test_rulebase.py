@@ -21,7 +21,7 @@ RULES = load_builtin_rules()
 PREFIXES = {
     "inputs_outputs.yaml": ("IN", "OUT"), "architecture.yaml": ("ARCH",), "activation.yaml": ("ACT",),
     "regularization.yaml": ("REG",), "optimization.yaml": ("OPT",), "batch_epochs.yaml": ("BATCH",),
-    "goals.yaml": ("GOAL",),
+    "images.yaml": ("IMG",), "goals.yaml": ("GOAL",),
 }
 
 

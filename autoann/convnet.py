@@ -1,0 +1,195 @@
+"""The convolutional feature extractor of image models, and their data augmentation.
+
+:func:`conv_features` builds what the image rules (``rules/images.yaml``)
+describe on the standardized pixels: an optional resize to ``image_size``,
+augmentation active only while training (G-CNN-3), then ``conv_blocks``
+blocks of ``convs_per_block`` small convolutions (zero padding) each
+followed by 2x2 pooling, the filters doubling after every pooling step
+(G-CNN-1, G-CNN-2), batch norm and the activation family's activation and
+initializer (G-BN-*, G-ACT-3), and a global-average-pooling head. The dense
+head (dropout, output layer) is :mod:`autoann.network`'s, shared with
+tabular models.
+
+:func:`backbone_features` starts instead from a pretrained network the user
+has on disk (transfer learning, G-ARCH-8; nothing is downloaded): the images
+are resized and given the channels it expects, it runs in inference mode
+(its batch norm keeps its statistics), and ``backbone_trainable`` says how
+much of it trains: nothing, its top quarter, or all of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+from keras import layers
+
+from autoann.errors import DataError
+
+#: augmentation hyperparameter -> the Keras layer doing it
+AUGMENTATIONS = ("augment_flip", "augment_rotation", "augment_shift", "augment_zoom")
+
+
+@keras.saving.register_keras_serializable(package="autoann")
+class Augmentation(layers.Layer):
+    """Random flips, rotations, shifts and zooms of a batch of images, while training only.
+
+    ``enabled = False`` turns it off even in training mode, so Monte Carlo
+    dropout (which calls the model with ``training=True``) never sees
+    augmented images.
+    """
+
+    def __init__(self, flip: str = "none", rotation: float = 0.0, shift: float = 0.0, zoom: float = 0.0,
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.flip, self.rotation, self.shift, self.zoom, self.seed = flip, float(rotation), float(shift), float(zoom), seed
+        self.enabled = True
+        steps = []
+        if flip != "none":
+            steps.append(layers.RandomFlip(flip, seed=seed))
+        if self.rotation > 0:
+            steps.append(layers.RandomRotation(self.rotation, fill_mode="nearest", seed=seed))
+        if self.shift > 0:
+            steps.append(layers.RandomTranslation(self.shift, self.shift, fill_mode="nearest", seed=seed))
+        if self.zoom > 0:
+            steps.append(layers.RandomZoom(self.zoom, fill_mode="nearest", seed=seed))
+        self.steps = steps
+
+    def build(self, input_shape):
+        for step in self.steps:
+            step.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, images, training=None):
+        if not (training and self.enabled):
+            return images
+        for step in self.steps:
+            images = step(images, training=True)
+        return images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "flip": self.flip, "rotation": self.rotation, "shift": self.shift,
+                "zoom": self.zoom, "seed": self.seed}
+
+
+def _value(values: dict[str, Any], name: str, default: Any) -> Any:
+    value = values.get(name)
+    return default if value is None else value
+
+
+def _augmented(x, values: dict[str, Any]):
+    """``x`` through the :class:`Augmentation` the values ask for (none: ``x`` itself)."""
+    flip = str(_value(values, "augment_flip", "none"))
+    rotation, shift, zoom = (float(_value(values, n, 0.0)) for n in AUGMENTATIONS[1:])
+    if flip != "none" or rotation or shift or zoom:
+        return Augmentation(flip, rotation, shift, zoom, name="augmentation")(x)
+    return x
+
+
+def conv_features(pixels, values: dict[str, Any], family: dict[str, Any], regularizer: Any):
+    """Convolutional blocks from standardized ``pixels`` to one feature vector per image."""
+    x = pixels
+    size = int(_value(values, "image_size", 0))
+    if size and tuple(x.shape[1:3]) != (size, size):
+        x = layers.Resizing(size, size, name="resize")(x)
+    x = _augmented(x, values)
+    conv = layers.SeparableConv2D if _value(values, "conv_type", "standard") == "separable" else layers.Conv2D
+    pool = layers.AveragePooling2D if _value(values, "pooling", "max") == "average" else layers.MaxPooling2D
+    bn_before = _value(values, "batch_norm_position", "before") == "before"
+    kernel = int(_value(values, "kernel_size", 3))
+    filters = int(_value(values, "filters_first", 32))
+    initializer = {"depthwise_initializer": family["initializer"], "pointwise_initializer": family["initializer"]} \
+        if conv is layers.SeparableConv2D else {"kernel_initializer": family["initializer"]}
+    for _ in range(int(_value(values, "conv_blocks", 2))):
+        for _ in range(int(_value(values, "convs_per_block", 1))):
+            x = conv(filters, kernel, padding="same", use_bias=not (family["batch_norm"] and bn_before),
+                     **initializer, **_regularized(conv, regularizer))(x)
+            if family["batch_norm"] and bn_before:
+                x = layers.BatchNormalization()(x)
+            x = layers.Activation(family["activation"])(x)
+            if family["batch_norm"] and not bn_before:
+                x = layers.BatchNormalization()(x)
+        if min(x.shape[1], x.shape[2]) >= 2:  # never pool an image down to nothing
+            x = pool(2)(x)
+            filters *= 2  # G-CNN-1: double the filters after each pooling step
+    return layers.GlobalAveragePooling2D(name="global_average")(x)
+
+
+def _regularized(conv: type, regularizer: Any) -> dict[str, Any]:
+    if regularizer is None:
+        return {}
+    if conv is layers.SeparableConv2D:
+        return {"depthwise_regularizer": regularizer, "pointwise_regularizer": regularizer}
+    return {"kernel_regularizer": regularizer}
+
+
+def walk_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer of ``model``, the layers of nested models (a backbone, the trained network) included."""
+    found, todo = [], list(model.layers)
+    while todo:
+        layer = todo.pop(0)
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            todo.extend(layer.layers)
+    return found
+
+
+#: the share of a backbone's weighted layers that ``backbone_trainable: top`` fine-tunes
+TOP_SHARE = 0.25
+
+
+def load_backbone(path: str | Path, channels: int | None = None) -> keras.Model:
+    """The pretrained network saved at ``path`` (a ``.keras`` file), checked to take images.
+
+    ``channels``: the stored images' channels; one channel is repeated for a
+    three-channel backbone, anything else that differs is refused.
+    """
+    path = Path(path)
+    how = ("Save one with model.save('backbone.keras'), e.g. keras.applications.EfficientNetB0(include_top=False, "
+           "weights=LOCAL_WEIGHTS_FILE, input_shape=(96, 96, 3)).save('backbone.keras').")
+    if not path.is_file():
+        raise DataError(f"No backbone file at {path}. {how}")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file
+        raise DataError(f"Cannot load the backbone {path}: {exc}. {how}") from None
+    shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
+    out = tuple(model.outputs[0].shape) if len(model.outputs) == 1 else ()
+    if len(shape) != 4 or len(out) not in (2, 4):
+        raise DataError(f"The backbone {path} must take one batch of images (N, height, width, channels) and give "
+                        f"feature maps or vectors; it takes {[tuple(i.shape) for i in model.inputs]} and gives "
+                        f"{[tuple(o.shape) for o in model.outputs]}. {how}")
+    wanted = shape[-1]
+    if channels is not None and wanted is not None and wanted != channels and not (channels == 1 and wanted == 3):
+        raise DataError(f"The backbone {path} takes images with {wanted} channel(s), but these images have "
+                        f"{channels}. Use a backbone for {channels}-channel images.")
+    return model
+
+
+def _set_trainable(backbone: keras.Model, mode: str) -> None:
+    """``frozen``: nothing trains; ``top``: the last quarter of its weighted layers; ``all``: every layer.
+    Batch norm never trains: fine-tuning keeps its statistics and scales (Keras' transfer-learning advice)."""
+    weighted = [layer for layer in walk_layers(backbone) if layer.weights and not isinstance(layer, keras.Model)]
+    first = {"frozen": len(weighted), "top": int(len(weighted) * (1 - TOP_SHARE)), "all": 0}[mode]
+    backbone.trainable = mode != "frozen"
+    for i, layer in enumerate(weighted):
+        layer.trainable = i >= first and not isinstance(layer, layers.BatchNormalization)
+
+
+def backbone_features(pixels, values: dict[str, Any], path: str):
+    """The user's pretrained network on the (unscaled) ``pixels``: resized, channels matched, augmented."""
+    backbone = load_backbone(path, int(pixels.shape[-1]))
+    _, height, width, channels = backbone.inputs[0].shape
+    x = pixels
+    if channels == 3 and x.shape[-1] == 1:
+        x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    if height and width and tuple(x.shape[1:3]) != (height, width):
+        x = layers.Resizing(int(height), int(width), name="resize")(x)
+    x = _augmented(x, values)
+    _set_trainable(backbone, str(_value(values, "backbone_trainable", "frozen")))
+    x = backbone(x, training=False)
+    return layers.GlobalAveragePooling2D(name="global_average")(x) if len(x.shape) == 4 else x
