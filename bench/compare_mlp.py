@@ -1,5 +1,9 @@
 """Test scores and fit times: ``autoann train`` vs scikit-learn's MLP on the shipped datasets.
 
+The image dataset (``digits``, a folder of 8x8 PNGs) gets the same treatment:
+autoann searches convolutional networks on the raw uint8 images; the MLP
+baseline sees the flattened pixels, standardized.
+
 All see the same rows: autoann's own seeded split holds out the test rows;
 the baseline (StandardScaler + median imputation for numbers, one-hot for
 categoricals, then MLPClassifier / MLPRegressor with default settings) is
@@ -17,6 +21,7 @@ medians over seeds for docs/benchmarks.md.
 
     python bench/compare_mlp.py --budget 3m --seeds 0 1 2 --estimators
     python bench/compare_mlp.py --budget 20s --seeds 0 --estimators --datasets penguins
+    python bench/compare_mlp.py --budget 3m --seeds 0 1 2 --estimators --datasets digits
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = [("breast_cancer.csv", "diagnosis"), ("penguins.csv", "species"), ("diabetes.csv", "progression")]
+DATASETS = [("breast_cancer.csv", "diagnosis"), ("penguins.csv", "species"), ("diabetes.csv", "progression"),
+            ("digits", None)]  # a folder of images: the labels are the class folders
 TEST_SIZE = 0.2
 VALIDATION_SIZE = 0.2
 
@@ -59,8 +65,17 @@ def mlp_baseline(dataset, task, seed: int) -> dict:
     from autoann.profiler import profile_dataset
     from autoann.trainer import CLASSIFICATION
 
-    profile = profile_dataset(dataset)
     splits = holdout(dataset, task, seed)
+    if dataset.images is not None:  # the flattened pixels, standardized
+        flat = [x.reshape(len(x), -1).astype("float64") for x in (splits.train, splits.val, splits.test)]
+        start = time.perf_counter()
+        model = make_pipeline(StandardScaler(), MLPClassifier(random_state=seed))
+        model.fit(np.concatenate(flat[:2]), np.concatenate([splits.y_train, splits.y_val]))
+        seconds = time.perf_counter() - start
+        proba = model.predict_proba(flat[2])
+        output = proba[:, 1:] if task == "binary" else proba
+        return {"seconds": seconds, **metrics.evaluate_predictions(task, splits.truth_test, output, splits.classes)}
+    profile = profile_dataset(dataset)
     numeric = [n for n, kind in profile.feature_schema() if kind == "numeric"]
     categorical = [n for n, kind in profile.feature_schema() if kind != "numeric"]
     prep = ColumnTransformer([
@@ -98,8 +113,12 @@ def estimator_run(dataset, task, seed: int, budget: str) -> dict:
     from autoann.trainer import CLASSIFICATION
 
     splits = holdout(dataset, task, seed)
-    fit_frame = pd.concat([splits.train, splits.val])
-    y_fit = dataset.target.loc[fit_frame.index]  # the raw labels / values, in their own dtype
+    if dataset.images is not None:  # an image array and the class names
+        fit_frame = np.concatenate([splits.train, splits.val])
+        y_fit = pd.DataFrame(np.array(splits.classes, dtype=object)[np.concatenate([splits.y_train, splits.y_val])])
+    else:
+        fit_frame = pd.concat([splits.train, splits.val])
+        y_fit = dataset.target.loc[fit_frame.index]  # the raw labels / values, in their own dtype
     owner = AutoANNClassifier if task in CLASSIFICATION else AutoANNRegressor
     est = owner(time_budget=budget, random_state=seed)
     start = time.perf_counter()
