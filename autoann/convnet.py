@@ -76,6 +76,22 @@ class Augmentation(layers.Layer):
                 "zoom": self.zoom, "seed": self.seed}
 
 
+#: Batch norm's running-average momentum. Keras' 0.99 needs a few hundred steps before the averages
+#: used at inference mean anything; Hyperband scores its first trials after one epoch, which on
+#: small data is a few dozen steps, so with 0.99 their validation scores would be noise.
+BATCH_NORM_MOMENTUM = 0.9
+
+
+def activated(x, family: dict[str, Any], bn_before: bool):
+    """The family's activation on ``x``, with batch norm before or after it (G-BN-3) if the family has it."""
+    if family["batch_norm"] and bn_before:
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM)(x)
+    x = layers.Activation(family["activation"])(x)
+    if family["batch_norm"] and not bn_before:
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM)(x)
+    return x
+
+
 def _value(values: dict[str, Any], name: str, default: Any) -> Any:
     value = values.get(name)
     return default if value is None else value
@@ -108,11 +124,7 @@ def conv_features(pixels, values: dict[str, Any], family: dict[str, Any], regula
         for _ in range(int(_value(values, "convs_per_block", 1))):
             x = conv(filters, kernel, padding="same", use_bias=not (family["batch_norm"] and bn_before),
                      **initializer, **_regularized(conv, regularizer))(x)
-            if family["batch_norm"] and bn_before:
-                x = layers.BatchNormalization()(x)
-            x = layers.Activation(family["activation"])(x)
-            if family["batch_norm"] and not bn_before:
-                x = layers.BatchNormalization()(x)
+            x = activated(x, family, bn_before)
         if min(x.shape[1], x.shape[2]) >= 2:  # never pool an image down to nothing
             x = pool(2)(x)
             filters *= 2  # G-CNN-1: double the filters after each pooling step

@@ -22,6 +22,7 @@ import numpy as np
 from keras import layers
 
 from autoann.callbacks import Deadline, DivergenceGuard, EpochSchedule, EpochTimer
+from autoann.convnet import activated, backbone_features, conv_features
 from autoann.preprocessing import DENSE_INPUT, EMBED_PREFIX, PIXELS_INPUT, Preprocessing, layer_name
 from autoann.architecture import layer_widths
 from autoann.space import FAMILIES, KNOWN, SearchSpace
@@ -140,8 +141,6 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
     l1, l2 = float(_get(values, "l1", 0.0)), float(_get(values, "l2", 0.0))
     reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     if prep.image is not None:
-        from autoann.convnet import backbone_features, conv_features
-
         pixels = keras.Input(shape=tuple(prep.image.shape), name=PIXELS_INPUT)
         inputs = {PIXELS_INPUT: pixels}
         if prep.image.backbone:
@@ -193,11 +192,7 @@ def _dense_stack(x, values: dict[str, Any], fam: dict[str, Any], reg: Any):
             kernel_constraint=constraint,
             use_bias=not (fam["batch_norm"] and bn_before),
         )(x)
-        if fam["batch_norm"] and bn_before:
-            x = layers.BatchNormalization()(x)
-        x = layers.Activation(fam["activation"])(x)
-        if fam["batch_norm"] and not bn_before:
-            x = layers.BatchNormalization()(x)
+        x = activated(x, fam, bn_before)
         if dropout > 0 and i >= len(widths) - dropout_layers:
             x = _dropout_layer(fam)(dropout)(x)  # G-REG-3: dropout on the top layers only
     return x
