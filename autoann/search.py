@@ -37,6 +37,9 @@ from autoann.space import SearchSpace, typed_values
 
 PROJECT = "search"
 SIDECAR = "autoann_trials.json"
+#: each finished trial's learning curves, kept beside the search state so a resumed search still
+#: draws the final model's curves when that model is a trial from before the interruption
+HISTORIES = "autoann_histories.json"
 #: Stop the search after this many failed trials in a row: the space is broken.
 MAX_CONSECUTIVE_FAILURES = 10
 #: A full garbage collection costs ~0.25 s with TensorFlow loaded; Keras Tuner
@@ -87,6 +90,9 @@ class BudgetedHyperband(kt.Hyperband):
     def _load_sidecar(self) -> None:
         if self._sidecar().exists():
             self.rows = json.loads(self._sidecar().read_text())
+        histories = Path(self.project_dir) / HISTORIES
+        if histories.exists():
+            self.histories = json.loads(histories.read_text())
 
     def finished(self) -> int:
         return len(self.rows)
@@ -171,6 +177,7 @@ class BudgetedHyperband(kt.Hyperband):
             self.histories[trial.trial_id] = record.history
         self.hypermodel.last = None
         self._sidecar().write_text(json.dumps(self.rows))
+        (Path(self.project_dir) / HISTORIES).write_text(json.dumps(self.histories))
         self._prune_checkpoints()
         if self.on_trial is not None:
             self.on_trial(self)
