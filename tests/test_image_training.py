@@ -319,3 +319,16 @@ def test_bad_backbone_exits_2_before_any_search(case, expected, digits, tmp_path
         data, path = DATASETS / "penguins.csv", tmp_path / "whatever.keras"
     result = cli("recommend", data, "--target", "species", "--backbone", path)
     assert result.exit_code == 2 and expected in err(result), result.output + err(result)
+
+
+def test_image_profile_round_trips_and_gives_the_image_facts(digits):
+    from autoann.profiler import Profile
+
+    profile = autoann.profile(digits)
+    again = Profile.from_dict(json.loads(profile.to_json()))
+    assert again == profile and again.image.original_sizes == {"8x8": 40}
+    facts = again.facts(backbone=True)
+    assert (facts["data_kind"], facts["image_height"], facts["image_width"], facts["image_channels"]) == \
+        ("image", 8, 8, 1)
+    assert facts["input_width"] == 64 and facts["n_classes"] == 4 and facts["backbone"] is True
+    assert not facts["image_sizes_vary"]
