@@ -249,11 +249,11 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         return self
 
     def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        from autoann.trainer import _class_dtype
+        from autoann.splits import label_dtype
 
         metadata = super()._user_metadata(metadata)
         metadata["classes"] = [str(c) for c in self.classes_]
-        metadata["class_dtype"] = _class_dtype(pd.Series(self.classes_))
+        metadata["class_dtype"] = label_dtype(pd.Series(self.classes_))
         return metadata
 
     def predict_proba(self, X: Any) -> np.ndarray:

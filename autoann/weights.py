@@ -16,7 +16,7 @@ from autoann.data import Dataset, _as_frame
 from autoann.errors import DataError
 
 if TYPE_CHECKING:
-    from autoann.trainer import Splits
+    from autoann.splits import Splits
 
 
 def check_sample_weight(sample_weight: Any) -> np.ndarray:

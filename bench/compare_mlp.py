@@ -46,7 +46,7 @@ VALIDATION_SIZE = 0.2
 
 def holdout(dataset, task, seed: int):
     """autoann's own split of ``dataset`` (the rows ``train`` uses for train, validation and test)."""
-    from autoann.trainer import split_dataset
+    from autoann.splits import split_dataset
 
     return split_dataset(dataset, task, test_size=TEST_SIZE, validation_size=VALIDATION_SIZE, seed=seed,
                          target_scaling=False)

@@ -37,7 +37,8 @@ def prepared(dataset: str, target: str, seed: int):
     from autoann.data import load_data
     from autoann.profiler import profile_dataset
     from autoann.recommender import recommend
-    from autoann.trainer import _as_target, split_dataset
+    from autoann.splits import split_dataset
+    from autoann.trainer import _as_target
     from autoann.network import TrainingData
     from autoann.preprocessing import fit_preprocessing, transform
     from autoann.schema import schema_from_list

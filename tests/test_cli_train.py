@@ -23,7 +23,7 @@ from autoann.cli import app
 from autoann.data import load_data
 from autoann.schema import schema_from_list, to_model_inputs
 from autoann.search import BudgetedHyperband
-from autoann.trainer import split_dataset
+from autoann.splits import split_dataset
 
 pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
 runner = CliRunner()

@@ -16,7 +16,8 @@ from autoann.errors import DataError
 from autoann.network import TrainingData, build_network, fit_network
 from autoann.preprocessing import fit_preprocessing, transform
 from autoann.schema import Column
-from autoann.trainer import fit_run, split_dataset
+from autoann.splits import split_dataset
+from autoann.trainer import fit_run
 from autoann.weights import check_sample_weight
 
 SCHEMA = [Column("a", "numeric"), Column("b", "numeric")]

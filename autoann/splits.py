@@ -1,0 +1,125 @@
+"""Hold out the test and validation rows: the split every search, refit and score is made on.
+
+:func:`split_dataset` takes a :class:`~autoann.data.Dataset` and returns
+:class:`Splits`: the rows (or, for image data, the images) of each part,
+the targets as the network learns them (class codes, standardized values),
+the truth as the metrics read it, and the user's sample weights split with
+the same indices. Classification splits are stratified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from autoann.data import CLASSIFICATION, Dataset
+from autoann.errors import DataError
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame | np.ndarray  # rows of the features, or images (N, H, W, C) for image data
+    val: pd.DataFrame | np.ndarray
+    test: pd.DataFrame | np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    truth_val: np.ndarray  # labels as str / values in target units, for the metrics
+    truth_test: np.ndarray
+    classes: list[str] | None
+    class_dtype: str | None
+    target_mean: np.ndarray | None = None
+    target_std: np.ndarray | None = None
+    # the user's sample weights, split with the same row indices (None without weights)
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
+
+
+def label_dtype(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_integer_dtype(values):
+        return "int"
+    if pd.api.types.is_float_dtype(values):
+        return "float"
+    return "str"
+
+
+def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_size: float,
+                  seed: int, target_scaling: bool, sample_weight: np.ndarray | None = None) -> Splits:
+    """Hold out a test split, then a validation split (both stratified for classification).
+
+    ``sample_weight`` (one weight per row of ``dataset``, see
+    :func:`align_sample_weight`) is split with the same row indices; the
+    stratification and the target scaling ignore it.
+    """
+    from sklearn.model_selection import train_test_split
+
+    X, y = dataset.features, dataset.target
+    if dataset.images is not None:
+        X = dataset.images.images
+    classes = class_dtype = None
+    if task in CLASSIFICATION:
+        labels = y.iloc[:, 0]
+        class_dtype = label_dtype(labels)
+        text = pd.Series(labels.map(str).to_numpy(dtype=object), index=labels.index)
+        classes = sorted(text.unique().tolist(), key=_label_sort_key(class_dtype))
+        encoded = text.map({c: i for i, c in enumerate(classes)}).to_numpy("int64")
+        counts = np.bincount(encoded)
+        if counts.min() < 3:
+            rare = classes[int(counts.argmin())]
+            raise DataError(
+                f"Class {rare!r} has only {counts.min()} row(s); a stratified train/validation/test split "
+                f"needs at least 3 per class. Add rows, merge rare classes, or drop them."
+            )
+        stratify = encoded
+    else:
+        encoded = y.to_numpy("float64")
+        text = None
+        stratify = None
+    n = len(X)
+    min_rows = 10
+    if n < min_rows or (test_size and round(n * test_size) < 1) or round(n * (1 - test_size) * validation_size) < 1:
+        raise DataError(
+            f"{n} rows are too few to hold out a test split ({test_size:.0%}) and a validation split "
+            f"({validation_size:.0%}); autoann needs at least {min_rows} rows with a target."
+        )
+    if sample_weight is not None and len(sample_weight) != n:
+        raise DataError(f"sample_weight has {len(sample_weight)} values but the data has {n} rows with a target; "
+                        "give one weight per row.")
+    idx = np.arange(n)
+    try:
+        if test_size:
+            rest, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
+        else:  # estimators: the caller cross-validates, no test split
+            rest, test = idx, idx[:0]
+        train, val = train_test_split(rest, test_size=validation_size, random_state=seed,
+                                      stratify=None if stratify is None else stratify[rest])
+    except ValueError as exc:
+        raise DataError(f"Cannot split {n} rows into train/validation/test: {exc}. Add rows or lower --test-size.") from None
+    take = (lambda rows: X[rows]) if isinstance(X, np.ndarray) else (lambda rows: X.iloc[rows])
+    splits = Splits(
+        train=take(train), val=take(val), test=take(test),
+        y_train=encoded[train], y_val=encoded[val],
+        truth_val=(encoded if text is None else text.to_numpy())[val],
+        truth_test=(encoded if text is None else text.to_numpy())[test],
+        classes=classes, class_dtype=class_dtype,
+    )
+    if sample_weight is not None:
+        splits.w_train, splits.w_val, splits.w_test = sample_weight[train], sample_weight[val], sample_weight[test]
+    if task not in CLASSIFICATION and target_scaling:
+        mean, std = encoded[train].mean(axis=0), encoded[train].std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        splits.target_mean, splits.target_std = mean, std
+        splits.y_train = (encoded[train] - mean) / std
+        splits.y_val = (encoded[val] - mean) / std
+    return splits
+
+
+def _label_sort_key(class_dtype: str) -> Callable[[str], Any]:
+    if class_dtype in ("int", "float"):
+        return lambda s: (0, float(s))
+    return lambda s: (0, s)
