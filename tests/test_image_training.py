@@ -332,3 +332,22 @@ def test_image_profile_round_trips_and_gives_the_image_facts(digits):
         ("image", 8, 8, 1)
     assert facts["input_width"] == 64 and facts["n_classes"] == 4 and facts["backbone"] is True
     assert not facts["image_sizes_vary"]
+
+
+@pytest.mark.parametrize("kind", ["labels", "numbers"])
+def test_train_on_an_npz_classifies_labels_and_regresses_numbers(kind, digits, tmp_path):
+    x = pixels(digits)
+    y = np.repeat(np.array([0, 1, 7, 8]), PER_CLASS) if kind == "labels" else x.mean(axis=(1, 2, 3)) / 255
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    result = cli("train", tmp_path / "data.npz", *SEARCH, "-o", tmp_path / "run")
+    assert result.exit_code == 0, result.output + err(result)
+    meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
+    assert meta["schema"][0]["shape"] == [8, 8, 1] and meta["target_names"] == ["y"]
+    model = autoann.load(tmp_path / "run")
+    if kind == "labels":
+        assert meta["task"] == "multiclass" and meta["class_dtype"] == "int"
+        assert set(model.predict(tmp_path / "data.npz")) <= {0, 1, 7, 8}
+    else:
+        assert meta["task"] == "regression" and "OUT-REGRESSION" in meta["space"]["fired"]
+        assert model.predict(tmp_path / "data.npz").shape == (40,)
+        assert {"rmse", "mae", "r2"} <= set(model.evaluate(tmp_path / "data.npz"))
