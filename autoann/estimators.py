@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,12 @@ class _AutoANNEstimator(BaseEstimator):
 
     # -- fitting -----------------------------------------------------------
     def _fit_frame(self, frame: pd.DataFrame | np.ndarray, y: np.ndarray, task: str,
-                   sample_weight: np.ndarray | None) -> None:
-        """Run the search on ``frame`` (or images) + the target column(s) ``y`` and keep what it found."""
+                   sample_weight: np.ndarray | None, started: float) -> None:
+        """Run the search on ``frame`` (or images) + the target column(s) ``y`` and keep what it found.
+
+        ``started`` is when ``fit`` began: the input checks and TensorFlow's
+        import count against ``time_budget`` too.
+        """
         from autoann._tf import import_quietly
 
         import_quietly()
@@ -124,7 +129,8 @@ class _AutoANNEstimator(BaseEstimator):
                      pins=_u.pin_assignments(self.pins), time_budget=self.time_budget,
                      max_trials=self.max_trials, max_epochs=self.max_epochs, seed=int(self.random_state or 0),
                      test_size=0.0, validation_size=float(self.validation_fraction), verbose=int(self.verbose),
-                     owner=owner, sample_weight=sample_weight, export_seconds=_u.ASSEMBLY_SECONDS)
+                     owner=owner, sample_weight=sample_weight, export_seconds=_u.ASSEMBLY_SECONDS,
+                     started=started)
         if self.working_dir is not None:
             run = fit_run(frame, targets, workdir=Path(self.working_dir), **knobs)
         else:
@@ -227,6 +233,7 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         ``sample_weight``: one non-negative weight per row, multiplied with the
         balanced class weights; it weights the validation objective too.
         """
+        started = time.monotonic()
         _u.check_params(self)
         owner = type(self).__name__
         frame = _u.features(self, X, reset=True)
@@ -245,7 +252,7 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         self.classes_ = classes
         # The model learns class codes 0..K-1 (so no label is re-read as text);
         # metadata_ maps them back to the user's labels for the export.
-        self._fit_frame(frame, codes, "binary" if len(classes) == 2 else "multiclass", weights)
+        self._fit_frame(frame, codes, "binary" if len(classes) == 2 else "multiclass", weights, started)
         return self
 
     def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -303,13 +310,14 @@ class AutoANNRegressor(RegressorMixin, _AutoANNEstimator):
 
         ``sample_weight``: one non-negative weight per row; it weights the validation objective too.
         """
+        started = time.monotonic()
         _u.check_params(self)
         frame = _u.features(self, X, reset=True)
         y = _u.check_targets(type(self).__name__, frame, y)
         _u.check_enough_rows(type(self).__name__, len(y))
         weights = _u.check_weights(sample_weight, len(y))
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        self._fit_frame(frame, y, "regression" if self.n_outputs_ == 1 else "multi_regression", weights)
+        self._fit_frame(frame, y, "regression" if self.n_outputs_ == 1 else "multi_regression", weights, started)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

@@ -175,6 +175,7 @@ def fit_run(
     sample_weight: np.ndarray | Sequence[float] | None = None,
     export_seconds: float = EXPORT_SECONDS,
     backbone: str | Path | None = None,
+    started: float | None = None,
 ) -> FittedRun:
     """Everything ``train`` does except writing the run directory.
 
@@ -189,7 +190,11 @@ def fit_run(
     (evaluation, export); the estimators, which export nothing, keep less.
     ``backbone``: a pretrained network saved as ``.keras`` (image data only)
     that every candidate starts from instead of its own convolutions (G-ARCH-8).
+    ``started``: the ``time.monotonic()`` instant the budget began (the
+    estimators' ``fit`` passes its own start); by default, this call, before
+    TensorFlow is imported.
     """
+    started = time.monotonic() if started is None else started
     from autoann._tf import import_quietly
     from autoann.params import validate_params
 
@@ -197,7 +202,6 @@ def fit_run(
     validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
                             "seed": seed, "test_size": test_size, "validation_size": validation_size,
                             "goal": goal, "verbose": verbose})
-    started = time.monotonic()
     end = started + parse_duration(time_budget)
     emit = on_event or (lambda kind, payload: None)
     weights = None if sample_weight is None else check_sample_weight(sample_weight)
