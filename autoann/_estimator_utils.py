@@ -267,8 +267,9 @@ def model_from_bytes(data: bytes) -> Any:
     import_quietly()
     import keras
 
-    import autoann.convnet  # noqa: F401  (registers autoann's custom layers)
-    import autoann.preprocessing  # noqa: F401
+    from autoann.predictor import register_custom_layers
+
+    register_custom_layers()
 
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:
         path = Path(tmp) / "model.keras"

@@ -281,11 +281,11 @@ def load_data(data: Any, target: str | Sequence[str] | Any = None, *, task: str 
     ``x0..xN``). ``target``: a column name or a list of names. ``task``:
     overrides the inferred task after checking it fits the target.
     """
-    _check_task_name(task)
     from autoann.images import is_image_source
 
     if is_image_source(data):
         return load_image_data(data, target, task=task)
+    _check_task_name(task)
     frame, names, source, from_file = _as_frame(data, target)
     _check_targets_exist(frame, names)
     features = frame.drop(columns=names)
@@ -343,12 +343,19 @@ def load_image_data(data: Any, target: Any = None, *, task: str | None = None) -
         images = replace(images, images=images.images[has_target], labels=labels[has_target],
                          files=[f for f, keep in zip(images.files, has_target) if keep])
         y = y[has_target].reset_index(drop=True)
-    features = pd.DataFrame({"file": images.files}) if images.files else pd.DataFrame(index=range(len(y)))
+    features = image_rows(images)
     chosen, reason = resolve_task(y, task)
     if images.files and task is None:
         reason = (f"The labels are the names of the {y.iloc[:, 0].nunique()} class folders, so the task is "
                   f"{chosen} classification.")
     return Dataset(features, y, names, chosen, reason, images.source, dropped, images=images)
+
+
+def image_rows(images: Any) -> pd.DataFrame:
+    """One row per image of an :class:`autoann.images.ImageSet`: its ``file`` (folder input), else no columns."""
+    if images.files:
+        return pd.DataFrame({"file": images.files})
+    return pd.DataFrame(index=range(len(images.images)))
 
 
 def _is_text(col: pd.Series) -> bool:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from autoann import metrics
 from autoann._io import write_text_atomic
-from autoann.data import NA_MARKERS
+from autoann.data import NA_MARKERS, image_rows
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.export import FORMAT, METADATA_FILE, MODEL_FILE
 from autoann.schema import Column, image_column, schema_from_list, to_model_inputs
@@ -54,7 +54,7 @@ def _warn(message: str) -> None:
     warnings.warn(message, SchemaWarning, stacklevel=level)
 
 
-def _register_custom_layers() -> None:
+def register_custom_layers() -> None:
     """Import autoann's custom Keras layers so ``safe_mode`` loading can find them."""
     try:
         import autoann.convnet  # noqa: F401  (registers package="autoann" layers)
@@ -85,7 +85,7 @@ def load(run_dir: str | Path) -> "Predictor":
     if int(metadata.get("format", FORMAT)) > FORMAT:
         raise ExportError(f"{run_dir} was written by a newer autoann (format {metadata['format']}, "
                           f"autoann {metadata.get('autoann_version')}); upgrade autoann to read it.")
-    _register_custom_layers()
+    register_custom_layers()
     try:
         model = keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file
@@ -279,7 +279,7 @@ class Predictor:
             batch = load_images(X, labeled=False, size=(shape[0], shape[1]), channels=shape[2])
             for note in batch.notes:
                 _warn(note)
-            frame = pd.DataFrame({"file": batch.files}) if batch.files else pd.DataFrame(index=range(len(batch.images)))
+            frame = image_rows(batch)
             return frame, {self.image.name: np.asarray(batch.images, dtype=self.image.dtype)}, batch.labels
         frame = self.rows(X)
         from_file = isinstance(X, (str, Path)) if from_file is None else from_file
