@@ -265,16 +265,12 @@ def model_from_bytes(data: bytes) -> Any:
     from autoann._tf import import_quietly
 
     import_quietly()
-    import keras
-
-    from autoann.predictor import register_custom_layers
-
-    register_custom_layers()
+    from autoann.predictor import load_keras_model
 
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:
         path = Path(tmp) / "model.keras"
         path.write_bytes(data)
-        return keras.models.load_model(path, safe_mode=True, compile=False)  # predicts only
+        return load_keras_model(path)
 
 
 #: Rows per model call in :func:`predict_raw`.

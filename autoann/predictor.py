@@ -63,6 +63,18 @@ def register_custom_layers() -> None:
         pass
 
 
+def load_keras_model(path: str | Path) -> keras.Model:
+    """A saved autoann model, for prediction: its layers registered, safe mode on, not compiled.
+
+    The file keeps the optimizer of the trial it came from, which prediction
+    never uses; Keras' warning that it skipped those variables is dropped.
+    """
+    register_custom_layers()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
 def load(run_dir: str | Path) -> "Predictor":
     """Open a run directory written by ``autoann train`` (or an estimator's ``export``)."""
     run_dir = Path(run_dir)
@@ -85,9 +97,8 @@ def load(run_dir: str | Path) -> "Predictor":
     if int(metadata.get("format", FORMAT)) > FORMAT:
         raise ExportError(f"{run_dir} was written by a newer autoann (format {metadata['format']}, "
                           f"autoann {metadata.get('autoann_version')}); upgrade autoann to read it.")
-    register_custom_layers()
     try:
-        model = keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True, compile=False)
+        model = load_keras_model(run_dir / MODEL_FILE)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file
         raise ExportError(f"Cannot load {run_dir / MODEL_FILE}: {exc}. It was written with "
                           f"{metadata.get('versions')}; load it with compatible versions.") from exc

@@ -55,10 +55,13 @@ OUTPUT_KEYS = ("task", "output_units", "output_activation", "loss")
 
 def check_backbone(backbone: str | Path, profile: Profile) -> None:
     """Refuse, before any search, a ``--backbone`` that the data or the file cannot use (G-ARCH-8)."""
-    from autoann.convnet import load_backbone
-
     if profile.image is None:
         raise DataError(f"--backbone is for image data, but {profile.source} is a table. Drop --backbone.")
+    from autoann._tf import import_quietly
+
+    import_quietly()  # reading the file needs Keras: without TensorFlow's C++ start-up lines
+    from autoann.convnet import load_backbone
+
     load_backbone(backbone, profile.image.channels)
 
 
