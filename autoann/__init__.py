@@ -34,11 +34,11 @@ _LAZY = {
     "DataError": "autoann.errors",
     "Dataset": "autoann.data",
     "load_data": "autoann.data",
-    "Profile": "autoann.profiler",
-    "profile": "autoann.profiler",
-    "recommend": "autoann.recommender",
-    "train": "autoann.trainer",
-    "load": "autoann.predictor",
+    "Profile": "autoann.profiling",
+    "profile": "autoann.profiling",
+    "recommend": "autoann.rules",
+    "train": "autoann.search",
+    "load": "autoann.predict",
     "SearchSpace": "autoann.space",
 }
 

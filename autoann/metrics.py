@@ -1,7 +1,7 @@
 """Test and validation metrics from raw model output, and the learning-curve verdict.
 
 :func:`evaluate_predictions` scores what a model returns (see
-:mod:`autoann.export` for the output conventions) against true labels or
+:mod:`autoann.export._run_dir` for the output conventions) against true labels or
 values, with scikit-learn's metrics, so the numbers in ``metadata.json``,
 ``autoann evaluate`` and the estimators all mean the same thing.
 :func:`verdict` reads the final model's learning curves the way guideline

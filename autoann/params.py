@@ -9,11 +9,12 @@ their bad-input cases from the same table.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from autoann.errors import ParameterError
-from autoann.facts import GOALS
+from autoann.errors import BudgetError, ParameterError
+from autoann.profiling import GOALS
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,6 @@ class Duration:
     """Seconds as a positive number, or text such as '90s', '5m', '1h30m'."""
 
     def accepts(self, value: Any) -> bool:
-        from autoann.budget import parse_duration
-        from autoann.errors import BudgetError
-
         try:
             parse_duration(value)
         except BudgetError:
@@ -105,3 +103,21 @@ def validate_params(owner: str, params: dict[str, Any]) -> None:
             problems.append(f"The {name!r} parameter of {owner} must be {constraint.describe()}. Got {value!r} instead.")
     if problems:
         raise ParameterError("\n".join(problems))
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Parse ``90``, ``"90s"``, ``"5m"``, ``"1h30m"`` into seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        s = str(text).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", s)
+        if not s or parts is None or not any(parts.groups()):
+            raise BudgetError(
+                f"Cannot read the time budget {text!r}: use seconds (90), or 90s, 5m, 1h30m."
+            )
+        h, m, sec = (float(g) if g else 0.0 for g in parts.groups())
+        seconds = h * 3600 + m * 60 + sec
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise BudgetError(f"The time budget must be a positive duration; got {text!r}.")
+    return seconds

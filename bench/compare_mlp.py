@@ -46,7 +46,7 @@ VALIDATION_SIZE = 0.2
 
 def holdout(dataset, task, seed: int):
     """autoann's own split of ``dataset`` (the rows ``train`` uses for train, validation and test)."""
-    from autoann.splits import split_dataset
+    from autoann.search._splits import split_dataset
 
     return split_dataset(dataset, task, test_size=TEST_SIZE, validation_size=VALIDATION_SIZE, seed=seed,
                          target_scaling=False)
@@ -62,8 +62,8 @@ def mlp_baseline(dataset, task, seed: int) -> dict:
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     from autoann import metrics
-    from autoann.profiler import profile_dataset
-    from autoann.trainer import CLASSIFICATION
+    from autoann.profiling._profile import profile_dataset
+    from autoann.search._trainer import CLASSIFICATION
 
     splits = holdout(dataset, task, seed)
     if dataset.images is not None:  # the flattened pixels, standardized
@@ -109,8 +109,8 @@ def estimator_run(dataset, task, seed: int, budget: str) -> dict:
     import pandas as pd
 
     from autoann import metrics
-    from autoann.estimators import AutoANNClassifier, AutoANNRegressor
-    from autoann.trainer import CLASSIFICATION
+    from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor
+    from autoann.search._trainer import CLASSIFICATION
 
     splits = holdout(dataset, task, seed)
     if dataset.images is not None:  # an image array and the class names
@@ -154,9 +154,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", metavar="NAME",
                         help=f"subset of {', '.join(Path(f).stem for f, _ in DATASETS)} (default: all)")
     args = parser.parse_args()
-    from autoann.data import load_data
+    from autoann.data._tables import load_data
     from autoann.metrics import higher_is_better, primary_metric
-    from autoann.trainer import train
+    from autoann.search._trainer import train
 
     datasets = pick_datasets(args.datasets)
     rows = []

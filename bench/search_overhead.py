@@ -34,13 +34,13 @@ def rss_mb() -> float:
 
 
 def prepared(dataset: str, target: str, seed: int):
-    from autoann.data import load_data
-    from autoann.profiler import profile_dataset
-    from autoann.recommender import recommend
-    from autoann.splits import split_dataset
-    from autoann.trainer import _as_target
-    from autoann.network import TrainingData
-    from autoann.preprocessing import fit_preprocessing, transform
+    from autoann.data._tables import load_data
+    from autoann.profiling._profile import profile_dataset
+    from autoann.rules._engine import recommend
+    from autoann.search._splits import split_dataset
+    from autoann.search._trainer import _as_target
+    from autoann.search._network import TrainingData
+    from autoann.search._preprocessing import fit_preprocessing, transform
     from autoann.schema import schema_from_list
 
     ds = load_data(ROOT / "datasets" / dataset, target)
@@ -56,7 +56,7 @@ def prepared(dataset: str, target: str, seed: int):
 
 
 def autoann_search(space, prep, data, trials: int, seed: int) -> dict:
-    from autoann.search import run_search
+    from autoann.search._tuner import run_search
 
     rss = {}
 

@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     exe = shutil.which("autoann") or "autoann"
-    probe = ("import sys, autoann; autoann.AutoANNClassifier; import autoann.cli; "
+    probe = ("import sys, autoann; autoann.AutoANNClassifier; import autoann.cli._app; "
              "print('tensorflow' in sys.modules)")
     result = {
         "python_c_pass_s": round(timed([sys.executable, "-c", "pass"], args.runs), 3),

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from autoann.export import RunArtifacts, finalize_run, write_run_files
-from autoann.preprocessing import StandardizeImpute
+from autoann.export._run_dir import RunArtifacts, finalize_run, write_run_files
+from autoann.layers import StandardizeImpute
 from autoann.schema import Column
 
 SCHEMA = [Column("a", "numeric"), Column("b c", "numeric"), Column("colour", "categorical")]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from autoann.budget import hyperband_schedule, iteration_cost, parse_duration, plan_search
+from autoann.params import parse_duration
+from autoann.search._budget import hyperband_schedule, iteration_cost, plan_search
 from autoann.errors import BudgetError
 
 # (max_epochs, factor) -> (trials incl. promotions, epochs) from the keras-tuner notes,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from autoann.callbacks import ONE_CYCLE_END_DIV, ONE_CYCLE_START_DIV, one_cycle_rate
+from autoann.search._callbacks import ONE_CYCLE_END_DIV, ONE_CYCLE_START_DIV, one_cycle_rate
 
 
 def test_one_cycle_shape():

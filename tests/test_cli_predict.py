@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from _runkit import artifacts, export_run, raw_frame
-from autoann.cli import app
+from autoann.cli._app import app
 
 runner = CliRunner()
 
@@ -86,6 +86,6 @@ def test_missing_column_and_missing_target_exit_2(run, data, tmp_path):
 
 
 def test_cli_import_stays_light():
-    code = "import sys, autoann.cli; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    code = "import sys, autoann.cli._app; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from autoann.cli import EXIT_USER_ERROR, app
-from autoann.profiler import Profile
+from autoann.cli._app import EXIT_USER_ERROR, app
+from autoann.profiling._profile import Profile
 
 runner = CliRunner()
 

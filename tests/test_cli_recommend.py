@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoann.cli import app
-from autoann.space import SearchSpace
+from autoann.cli._app import app
+from autoann.space._space import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = str(ROOT / "datasets" / "breast_cancer.csv")
-RULES_DIR = ROOT / "rules"
+RULES_DIR = ROOT / "autoann" / "rules" / "builtin"
 runner = CliRunner()
 
 
@@ -20,7 +20,7 @@ def run(*args):
 
 @pytest.fixture
 def profiler():
-    return pytest.importorskip("autoann.profiler", reason="the profiler is written in another issue")
+    return pytest.importorskip("autoann.profiling._profile", reason="the profiler is written in another issue")
 
 
 def test_recommend_prints_the_explained_space(profiler):

@@ -18,12 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 import autoann
-import autoann.preprocessing  # noqa: F401  (registers autoann's custom layers for safe_mode loading)
-from autoann.cli import app
-from autoann.data import load_data
+import autoann.search._preprocessing  # noqa: F401  (registers autoann's custom layers for safe_mode loading)
+from autoann.cli._app import app
+from autoann.data._tables import load_data
 from autoann.schema import schema_from_list, to_model_inputs
-from autoann.search import BudgetedHyperband
-from autoann.splits import split_dataset
+from autoann.search._tuner import BudgetedHyperband
+from autoann.search._splits import split_dataset
 
 pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
 runner = CliRunner()
@@ -389,8 +389,8 @@ def test_budget_too_small_for_one_trial_exits_2_with_the_minimum(data, tmp_path)
 def test_small_scores_keep_their_digits():
     from rich.console import Console
 
-    from autoann.display import show_train_result
-    from autoann.trainer import TrainResult
+    from autoann.cli._display import show_train_result
+    from autoann.search._trainer import TrainResult
 
     result = TrainResult(run_dir=Path("runs/x"), metrics={"test": {"rmse": 0.00012345, "r2": 0.98765}},
                          best_hyperparameters={}, leaderboard=pd.DataFrame({"status": ["completed"]}), plan={},

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from autoann.conditions import compile_condition, format_value, plain_fact
+from autoann.rules._conditions import compile_condition, format_value, plain_fact
 from autoann.errors import RuleFileError
-from autoann.rulebase import DEFAULT_FACTS
+from autoann.rules._loader import DEFAULT_FACTS
 
 
 def facts(**changes):

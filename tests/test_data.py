@@ -1,4 +1,4 @@
-"""autoann.data: reading tables, separating the target, inferring the task, refusing bad input clearly."""
+"""autoann.data._tables: reading tables, separating the target, inferring the task, refusing bad input clearly."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoann.data import MIN_ROWS, TASKS, Dataset, load_data, read_table
+from autoann.data._tables import MIN_ROWS, TASKS, Dataset, load_data, read_table
 from autoann.errors import DataError
 
 

@@ -12,7 +12,7 @@ searches for tests"); no check is special-cased.
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from autoann.estimators import AutoANNClassifier, AutoANNRegressor
+from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor
 
 pytestmark = pytest.mark.usefixtures("tiny_search")
 

@@ -28,7 +28,7 @@ from sklearn.utils import get_tags
 
 import autoann
 from autoann.errors import AutoANNError, ExportError, ParameterError
-from autoann.estimators import AutoANNClassifier, AutoANNRegressor, NotFittedError
+from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor, NotFittedError
 from autoann.params import CONSTRAINTS
 
 pytestmark = pytest.mark.usefixtures("tiny_search")

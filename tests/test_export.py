@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from _runkit import SCHEMA, WITHOUT_AUTOANN, artifacts, export_run, raw_frame
-from autoann import export, predictor
+from autoann.export import _run_dir as export
+from autoann.predict import _predictor as predictor
 from autoann.errors import ExportError
 from autoann.schema import category_strings
 
@@ -74,7 +75,7 @@ def test_leaderboard_and_report(runs):
 
 
 def test_model_keras_loads_in_safe_mode_and_matches_the_predictor(runs, serving_rows):
-    import autoann.preprocessing  # noqa: F401  (the custom layers' registration)
+    import autoann.search._preprocessing  # noqa: F401  (the custom layers' registration)
     from autoann.schema import to_model_inputs
 
     model = keras.models.load_model(runs["multiclass"] / "model.keras", safe_mode=True)

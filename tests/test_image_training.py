@@ -25,8 +25,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import autoann
-from autoann.cli import app
-from autoann.predictor import SchemaWarning
+from autoann.cli._app import app
+from autoann.predict._predictor import SchemaWarning
 
 from _runkit import WITHOUT_AUTOANN
 from conftest import DATASETS
@@ -105,8 +105,8 @@ def test_run_is_an_image_model_built_by_the_image_rules(meta):
 def test_model_takes_raw_uint8_and_standardizes_inside(run, meta, digits):
     import keras
 
-    import autoann.convnet  # noqa: F401  (registers the Augmentation layer)
-    import autoann.preprocessing  # noqa: F401
+    import autoann.layers  # noqa: F401  (registers the Augmentation layer)
+    import autoann.search._preprocessing  # noqa: F401
 
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     assert model.inputs[0].dtype == "uint8" and tuple(model.inputs[0].shape) == (None, 8, 8, 1)
@@ -178,7 +178,7 @@ def test_other_sizes_and_colours_are_conformed_with_a_warning(run, digits):
 
 
 def test_monte_carlo_dropout_reaches_the_nested_network_and_skips_augmentation(run, digits):
-    from autoann.convnet import Augmentation
+    from autoann.layers import Augmentation
 
     model = autoann.load(run)
     assert model.has_dropout  # the dropout layer sits inside the nested "network" model
@@ -322,7 +322,7 @@ def test_bad_backbone_exits_2_before_any_search(case, expected, digits, tmp_path
 
 
 def test_image_profile_round_trips_and_gives_the_image_facts(digits):
-    from autoann.profiler import Profile
+    from autoann.profiling._profile import Profile
 
     profile = autoann.profile(digits)
     again = Profile.from_dict(json.loads(profile.to_json()))

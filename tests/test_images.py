@@ -1,4 +1,4 @@
-"""autoann.images: image folders, npz archives and arrays into one (N, H, W, C) array, bad input refused clearly."""
+"""autoann.data._images: image folders, npz archives and arrays into one (N, H, W, C) array, bad input refused clearly."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import autoann.images as images_module
+import autoann.data._images as images_module
 from autoann.errors import DataError
-from autoann.images import (IMAGE_SUFFIXES, conform, from_arrays, is_image_source, load_images, read_image_folder,
+from autoann.data._images import (IMAGE_SUFFIXES, conform, from_arrays, is_image_source, load_images, read_image_folder,
                             read_npz)
 
 

@@ -1,4 +1,4 @@
-"""autoann.predictor: loading a run, schema checks with clear messages, labels in the user's dtype."""
+"""autoann.predict._predictor: loading a run, schema checks with clear messages, labels in the user's dtype."""
 
 import json
 import warnings
@@ -10,7 +10,7 @@ import pytest
 from _runkit import artifacts, build_model, export_run, metadata, raw_frame
 from autoann import metrics
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
-from autoann.predictor import Predictor, SchemaWarning, load, save_predictions
+from autoann.predict._predictor import Predictor, SchemaWarning, load, save_predictions
 from autoann.schema import to_model_inputs
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from _tiny import SCHEMA, tiny_frame
-from autoann.preprocessing import Preprocessing, build_preprocessor, fit_preprocessing, transform
+from autoann.search._preprocessing import Preprocessing, build_preprocessor, fit_preprocessing, transform
 from autoann.schema import to_model_inputs
 
 

@@ -1,4 +1,4 @@
-"""autoann.profiler: column kinds, drops, leaks, target shape, facts, and the JSON form."""
+"""autoann.profiling._profile: column kinds, drops, leaks, target shape, facts, and the JSON form."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autoann.data import load_data
+from autoann.data._tables import load_data
 from autoann.errors import DataError, ParameterError
-from autoann.facts import FACTS
-from autoann.profiler import (
+from autoann.profiling._facts import FACTS
+from autoann.profiling._profile import (
     ONEHOT_MAX_CARDINALITY,
     SAMPLE_ROWS,
     ColumnProfile,
@@ -254,7 +254,7 @@ def test_encoded_width_rules():
 
 
 def test_large_data_uses_a_sample(monkeypatch, make_frame):
-    monkeypatch.setattr("autoann.profiler.SAMPLE_ROWS", 100)
+    monkeypatch.setattr("autoann.profiling._profile.SAMPLE_ROWS", 100)
     prof = profile(make_frame(n=300), "y")
     assert any("sample of 100 of the 300 rows" in note for note in prof.notes)
     assert SAMPLE_ROWS == 20_000
@@ -309,7 +309,7 @@ def test_penguins_details(datasets_dir):
 
 
 def test_no_heavy_imports():
-    code = ("import sys, autoann.profiler, autoann.data; "
+    code = ("import sys, autoann.profiling._profile, autoann.data._tables; "
             "print(sorted(m for m in ('sklearn', 'tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autoann.errors import ParameterError, SpaceError
-from autoann.recommender import (
+from autoann.rules._engine import (
     apply_pin, count_dense_params, largest_network, layer_widths, recommend, recommend_from_facts,
 )
-from autoann.rulebase import DEFAULT_FACTS, load_builtin_rules
-from autoann.space import FAMILIES, SearchSpace
+from autoann.rules._loader import DEFAULT_FACTS, load_builtin_rules
+from autoann.space._space import FAMILIES, SearchSpace
 
 RULES = load_builtin_rules()
 BREAST_CANCER = {"n_rows": 569, "n_features": 30, "n_numeric": 30, "n_categorical": 0, "input_width": 30,
@@ -279,7 +279,7 @@ def test_engine_keeps_batch_norm_away_from_selu_even_if_a_rule_forgets(tmp_path)
 def test_show_space_and_the_trace():
     from rich.console import Console
 
-    from autoann import display
+    from autoann.cli import _display as display
 
     console = Console(record=True, width=200)
     display.show_space(console, rec(**BREAST_CANCER, goal="latency", suspected_leaks=1), explain=True)

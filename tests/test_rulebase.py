@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from autoann.errors import RuleFileError
-from autoann.guidelines import ELSEWHERE, GUIDELINES, rules_markdown
-from autoann.rulebase import (
-    BUILTIN_FILES, DEFAULT_FACTS, find_rule, load_builtin_rules, load_rule_file, load_rules, main,
+from autoann.rules.__main__ import main
+from autoann.rules._docs import rules_markdown
+from autoann.rules._guidelines import ELSEWHERE, GUIDELINES
+from autoann.rules._loader import (
+    BUILTIN_FILES, DEFAULT_FACTS, find_rule, load_builtin_rules, load_rule_file, load_rules,
     merge_rules, parse_rules,
 )
 
@@ -26,7 +28,7 @@ PREFIXES = {
 
 
 def test_builtin_files_are_package_resources():
-    package = importlib.resources.files("autoann.rules")
+    package = importlib.resources.files("autoann.rules") / "builtin"
     shipped = sorted(p.name for p in package.iterdir() if p.name.endswith(".yaml"))
     assert shipped == sorted(BUILTIN_FILES)  # every shipped file is loaded, in a fixed order
     assert [r.source.split("/")[-1] for r in RULES] == sorted(
@@ -81,7 +83,7 @@ def test_docs_rules_md_covers_every_cited_id_and_is_up_to_date():
             assert gid in table and rule.id in table[gid], (gid, rule.id)
     if SHARED.exists():
         assert set(table) == set(_catalogue_ids())
-    assert docs == rules_markdown(RULES), "docs/rules.md is stale: python -m autoann.rulebase --markdown > docs/rules.md"
+    assert docs == rules_markdown(RULES), "docs/rules.md is stale: python -m autoann.rules --markdown > docs/rules.md"
 
 
 def test_markdown_command(capsys):

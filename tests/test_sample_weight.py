@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoann.data import load_data
+from autoann.data._tables import load_data
 from autoann.errors import DataError
-from autoann.network import TrainingData, build_network, fit_network
-from autoann.preprocessing import fit_preprocessing, transform
+from autoann.search._network import TrainingData, build_network, fit_network
+from autoann.search._preprocessing import fit_preprocessing, transform
 from autoann.schema import Column
-from autoann.splits import split_dataset
-from autoann.trainer import fit_run
-from autoann.weights import check_sample_weight
+from autoann.search._splits import split_dataset
+from autoann.search._trainer import fit_run
+from autoann.data._weights import check_sample_weight
 
 SCHEMA = [Column("a", "numeric"), Column("b", "numeric")]
 VALUES = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
@@ -95,7 +95,7 @@ def test_weights_follow_their_rows_when_targets_are_missing(tmp_path):
     frame["y"] = pd.Series(np.where(y == 1, "yes", "no"), dtype=object)
     frame.loc[[3, 17], "y"] = None
     frame["rid"] = np.arange(40.0)  # a row id, to check which weight each kept row got
-    from autoann.weights import align_sample_weight
+    from autoann.data._weights import align_sample_weight
 
     dataset = load_data(frame, "y")
     weights = align_sample_weight(frame["rid"].to_numpy() * 10, dataset, frame, "y")
@@ -153,7 +153,7 @@ def test_validation_objective_is_the_weighted_metric(built_weighted):
     """val_rmse with validation weights equals the weighted RMSE of the model's predictions.
 
     Trials build the network knowing the data is weighted; the calibration and
-    the final refit (autoann.search) build it without, and fit_network recompiles it.
+    the final refit (autoann.search._tuner) build it without, and fit_network recompiles it.
     """
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})

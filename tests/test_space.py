@@ -3,7 +3,7 @@
 import pytest
 
 from autoann.errors import SpaceError
-from autoann.space import Hyperparameter, SearchSpace, parse_assignment
+from autoann.space._space import Hyperparameter, SearchSpace, parse_assignment
 
 SPACE = {
     "hyperparameters": {

@@ -29,10 +29,10 @@ import keras
 import keras_tuner as kt
 import pandas as pd
 
-from autoann.budget import SearchPlan, plan_search
+from autoann.search._budget import SearchPlan, plan_search
 from autoann.errors import AutoANNError, BudgetError
-from autoann.network import AutoANNHyperModel, TrainingData, build_network, declare, fit_network, objective
-from autoann.preprocessing import Preprocessing
+from autoann.search._network import AutoANNHyperModel, TrainingData, build_network, declare, fit_network, objective
+from autoann.search._preprocessing import Preprocessing
 from autoann.space import SearchSpace, typed_values
 
 PROJECT = "search"

@@ -113,8 +113,8 @@ from typing import TYPE_CHECKING  # noqa: E402
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from autoann.recommender import Recommendation
-    from autoann.rulebase import Rule
+    from autoann.rules import Recommendation
+    from autoann.rules import Rule
     from autoann.space import SearchSpace
 
 #: fixed decisions shown first, in this order (what the network is for, then how inputs are fed)
@@ -141,7 +141,7 @@ def show_space(console: "Console", recommendation: "Recommendation", explain: bo
     from rich.table import Table
     from rich.text import Text
 
-    from autoann.rulebase import describe_hp
+    from autoann.rules import describe_hp
 
     space, facts = recommendation.space, recommendation.facts
     asked = [f"goal {facts.get('goal', 'balanced')}"] + [k for k in ("sparse", "uncertainty") if facts.get(k)]
@@ -208,8 +208,8 @@ def show_rule(console: "Console", rule: "Rule") -> None:
     """One rule in fixed sections, like ``ruff rule``: guidelines, what it does, when, why, docs."""
     from rich.text import Text
 
-    from autoann.guidelines import GUIDELINES
-    from autoann.rulebase import describe_then
+    from autoann.rules import GUIDELINES
+    from autoann.rules import describe_then
 
     def section(title: str, lines: list[str]) -> None:
         console.print(Text(title, style="bold underline"))
@@ -237,7 +237,7 @@ def show_rule(console: "Console", rule: "Rule") -> None:
 
 
 def _facts_text(case: dict) -> str:
-    from autoann.conditions import format_value
+    from autoann.rules import format_value
 
     return ", ".join(f"{k}={format_value(v)}" for k, v in case.items()) or "the default facts"
 

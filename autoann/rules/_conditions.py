@@ -8,7 +8,7 @@ A condition is a mapping in one of four forms::
     {fact: NAME, OP: V}   a test of one profile fact, OP one of OPERATORS
 
 :func:`compile_condition` checks a condition against the fact declarations in
-:data:`autoann.facts.FACTS` when a rule file is *loaded* (unknown fact, an
+:data:`autoann.profiling._facts.FACTS` when a rule file is *loaded* (unknown fact, an
 operator that does not fit the fact's type, a value of the wrong type, unknown
 keys) and returns a small tree of :class:`Condition` objects that can evaluate
 itself, explain its outcome with the facts' values ("n_rows=569 < 1000") and
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from autoann.errors import RuleFileError
-from autoann.facts import FACTS, GOALS
+from autoann.profiling import FACTS, GOALS
 
 #: operator -> (symbol when it holds, symbol when it does not)
 SYMBOLS: dict[str, tuple[str, str]] = {

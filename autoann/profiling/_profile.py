@@ -1,8 +1,8 @@
 """Profile a dataset: what each column is, what will be dropped and why, and the facts the rules test.
 
-:func:`profile_dataset` turns a :class:`~autoann.data.Dataset` into a
+:func:`profile_dataset` turns a :class:`~autoann.data._tables.Dataset` into a
 :class:`Profile`, a JSON-serializable description whose :meth:`Profile.facts`
-are exactly the facts declared in :mod:`autoann.facts`. Column kinds are
+are exactly the facts declared in :mod:`autoann.profiling._facts`. Column kinds are
 decided by the heuristics documented in :func:`column_kind`. Cheap statistics
 (missing share, distinct values, ranges) use every row; the expensive checks
 (date parsing, word counts, leak detection) look at a fixed random sample of
@@ -27,13 +27,13 @@ from autoann import __version__
 from autoann._io import write_text_atomic
 from autoann.data import CLASSIFICATION, Dataset, load_data
 from autoann.errors import DataError, ParameterError
-from autoann.facts import FACTS, GOALS
-from autoann.leaks import LEAK_WARNING, leak_warning
+from autoann.profiling._facts import FACTS, GOALS
+from autoann.profiling._leaks import LEAK_WARNING, leak_warning
 from autoann.schema import IMAGE_INPUT
 
 #: Categoricals with at most this many levels (missing counts as a level) are one-hot
 #: encoded with one extra out-of-vocabulary column; the rest are embedded (G-IN-1).
-#: Must match autoann.preprocessing's defaults (onehot_max_cardinality, embedding_dim_max).
+#: Must match autoann.search._preprocessing's defaults (onehot_max_cardinality, embedding_dim_max).
 ONEHOT_MAX_CARDINALITY = 30
 #: Embedding width of a high-cardinality categorical: min(50, round(1.6 * levels ** 0.56)),
 #: the fast.ai rule of thumb.
@@ -136,7 +136,7 @@ class Profile:
 
     def facts(self, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
               backbone: bool = False) -> dict[str, Any]:
-        """The facts the rule conditions test: exactly the keys of :data:`autoann.facts.FACTS`."""
+        """The facts the rule conditions test: exactly the keys of :data:`autoann.profiling._facts.FACTS`."""
         if goal not in GOALS:
             raise ParameterError(f"The 'goal' parameter must be one of {', '.join(GOALS)}. Got {goal!r} instead.")
         kept, t = self.kept, self.target
@@ -202,12 +202,12 @@ class Profile:
 
 
 def profile(data: Any, target: Any = None, *, task: str | None = None) -> Profile:
-    """Load ``data`` (path, DataFrame or array; see :func:`autoann.data.load_data`) and profile it."""
+    """Load ``data`` (path, DataFrame or array; see :func:`autoann.data._tables.load_data`) and profile it."""
     return profile_dataset(load_data(data, target, task=task))
 
 
 def encoded_width(kind: str, cardinality: int, has_missing: bool) -> int:
-    """Network inputs one kept column becomes, as autoann.preprocessing encodes it (G-IN-1).
+    """Network inputs one kept column becomes, as autoann.search._preprocessing encodes it (G-IN-1).
 
     Numeric: 1, plus a missing-indicator column if values are missing.
     Categorical and boolean (fed as strings; missing is a level of its own): one-hot
@@ -359,7 +359,7 @@ def _sample_positions(n: int) -> np.ndarray | None:
 
 
 def image_profile(images: Any) -> ImageProfile:
-    """Size, channels, pixel range and loading history of an :class:`autoann.images.ImageSet`."""
+    """Size, channels, pixel range and loading history of an :class:`autoann.data._images.ImageSet`."""
     x = images.images
     n, height, width, channels = x.shape
     sizes = dict(sorted(images.original_sizes.items(), key=lambda kv: -kv[1])[:TOP_LEVELS])

@@ -1,13 +1,13 @@
 """The convolutional feature extractor of image models, and their data augmentation.
 
-:func:`conv_features` builds what the image rules (``rules/images.yaml``)
+:func:`conv_features` builds what the image rules (``autoann/rules/builtin/images.yaml``)
 describe on the standardized pixels: an optional resize to ``image_size``,
 augmentation active only while training (G-CNN-3), then ``conv_blocks``
 blocks of ``convs_per_block`` small convolutions (zero padding) each
 followed by 2x2 pooling, the filters doubling after every pooling step
 (G-CNN-1, G-CNN-2), batch norm and the activation family's activation and
 initializer (G-BN-*, G-ACT-3), and a global-average-pooling head. The dense
-head (dropout, output layer) is :mod:`autoann.network`'s, shared with
+head (dropout, output layer) is :mod:`autoann.search._network`'s, shared with
 tabular models.
 
 :func:`backbone_features` starts instead from a pretrained network the user
@@ -26,54 +26,10 @@ import keras
 from keras import layers
 
 from autoann.errors import DataError
+from autoann.layers import Augmentation, walk_layers
 
 #: augmentation hyperparameter -> the Keras layer doing it
 AUGMENTATIONS = ("augment_flip", "augment_rotation", "augment_shift", "augment_zoom")
-
-
-@keras.saving.register_keras_serializable(package="autoann")
-class Augmentation(layers.Layer):
-    """Random flips, rotations, shifts and zooms of a batch of images, while training only.
-
-    ``enabled = False`` turns it off even in training mode, so Monte Carlo
-    dropout (which calls the model with ``training=True``) never sees
-    augmented images.
-    """
-
-    def __init__(self, flip: str = "none", rotation: float = 0.0, shift: float = 0.0, zoom: float = 0.0,
-                 seed: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.flip, self.rotation, self.shift, self.zoom, self.seed = flip, float(rotation), float(shift), float(zoom), seed
-        self.enabled = True
-        steps = []
-        if flip != "none":
-            steps.append(layers.RandomFlip(flip, seed=seed))
-        if self.rotation > 0:
-            steps.append(layers.RandomRotation(self.rotation, fill_mode="nearest", seed=seed))
-        if self.shift > 0:
-            steps.append(layers.RandomTranslation(self.shift, self.shift, fill_mode="nearest", seed=seed))
-        if self.zoom > 0:
-            steps.append(layers.RandomZoom(self.zoom, fill_mode="nearest", seed=seed))
-        self.steps = steps
-
-    def build(self, input_shape):
-        for step in self.steps:
-            step.build(input_shape)
-        super().build(input_shape)
-
-    def call(self, images, training=None):
-        if not (training and self.enabled):
-            return images
-        for step in self.steps:
-            images = step(images, training=True)
-        return images
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "flip": self.flip, "rotation": self.rotation, "shift": self.shift,
-                "zoom": self.zoom, "seed": self.seed}
 
 
 #: Batch norm's running-average momentum. Keras' 0.99 needs a few hundred steps before the averages
@@ -137,17 +93,6 @@ def _regularized(conv: type, regularizer: Any) -> dict[str, Any]:
     if conv is layers.SeparableConv2D:
         return {"depthwise_regularizer": regularizer, "pointwise_regularizer": regularizer}
     return {"kernel_regularizer": regularizer}
-
-
-def walk_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every layer of ``model``, the layers of nested models (a backbone, the trained network) included."""
-    found, todo = [], list(model.layers)
-    while todo:
-        layer = todo.pop(0)
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            todo.extend(layer.layers)
-    return found
 
 
 #: the share of a backbone's weighted layers that ``backbone_trainable: top`` fine-tunes

@@ -9,7 +9,7 @@ show`` can say what a cited id means. A test checks the ids match the catalogue.
 ones code implements (the search, the network builder, the engine's parameter
 guard) and the ones not encoded yet, each with where or why. Together with the
 ``guideline`` lists of the rules it is the coverage table of ``docs/rules.md``,
-which :func:`rules_markdown` writes (``python -m autoann.rulebase --markdown``).
+which :mod:`autoann.rules._docs` writes (``python -m autoann.rules --markdown``).
 """
 
 from __future__ import annotations
@@ -91,33 +91,33 @@ _IMAGES = "image data (CNNs) is a later issue; the rules cover dense networks on
 #: guideline id -> (kind, where it is implemented or why it is not).
 #: kind is "code", "search" or "not encoded".
 ELSEWHERE: dict[str, tuple[str, str]] = {
-    "G-IN-1": ("code", "autoann.preprocessing builds the one-hot / embedding inputs; the profile's input_width fact measures them"),
+    "G-IN-1": ("code", "autoann.search._preprocessing builds the one-hot / embedding inputs; the profile's input_width fact measures them"),
     "G-IN-2": ("not encoded", "image and text inputs are a later issue"),
-    "G-IN-4": ("code", "autoann.profiler drops identifiers and constant columns and flags suspected leaks"),
+    "G-IN-4": ("code", "autoann.profiling._profile drops identifiers and constant columns and flags suspected leaks"),
     "G-OUT-6": ("not encoded", "bounding boxes are not a v1 task"),
-    "G-ARCH-6": ("code", "autoann.recommender.apply_param_guard lowers the width (then depth) bounds until the largest network fits"),
+    "G-ARCH-6": ("code", "autoann.rules._engine.apply_param_guard lowers the width (then depth) bounds until the largest network fits"),
     "G-ARCH-7": ("not encoded", "the deep (8-25 layers, residual + batch norm) case: dense stacks stop at 5 hidden layers, "
                  "where ReLU-family activations with He/LeCun init suffice"),
     "G-ARCH-8": ("not encoded", "transfer learning concerns image/speech models, a later issue"),
-    "G-INIT-1": ("code", "autoann.space.FAMILIES: every family uses a random initializer, never a constant"),
-    "G-INIT-2": ("code", "autoann.space.FAMILIES: tanh -> glorot_uniform"),
-    "G-INIT-3": ("code", "autoann.space.FAMILIES: relu, leaky_relu, gelu -> he_normal"),
-    "G-INIT-4": ("code", "autoann.space.FAMILIES: selu -> lecun_normal, elu -> he_normal"),
-    "G-INIT-5": ("code", "autoann.space.FAMILIES: no family uses a plain standard-normal initializer"),
-    "G-GRAD-4": ("search", "autoann.callbacks.DivergenceGuard stops a trial on NaN/inf loss; the search records it as failed and goes on"),
+    "G-INIT-1": ("code", "autoann.space._space.FAMILIES: every family uses a random initializer, never a constant"),
+    "G-INIT-2": ("code", "autoann.space._space.FAMILIES: tanh -> glorot_uniform"),
+    "G-INIT-3": ("code", "autoann.space._space.FAMILIES: relu, leaky_relu, gelu -> he_normal"),
+    "G-INIT-4": ("code", "autoann.space._space.FAMILIES: selu -> lecun_normal, elu -> he_normal"),
+    "G-INIT-5": ("code", "autoann.space._space.FAMILIES: no family uses a plain standard-normal initializer"),
+    "G-GRAD-4": ("search", "autoann.search._callbacks.DivergenceGuard stops a trial on NaN/inf loss; the search records it as failed and goes on"),
     "G-BN-4": ("not encoded", "folding batch norm into the previous layer after training; the latency goal avoids batch norm instead"),
     "G-BN-5": ("not encoded", "dropout and batch norm are searched independently (the space grammar cannot make dropout depth "
                "depend on batch_norm and the family at once); a top-layer-only dropout (dropout_layers=1) keeps dropout after the last BN"),
-    "G-REG-1": ("search", "autoann.network.fit_network: EarlyStopping on the validation metric with restore_best_weights"),
-    "G-REG-4": ("code", "autoann.space.FAMILIES: selu -> alpha dropout"),
+    "G-REG-1": ("search", "autoann.search._network.fit_network: EarlyStopping on the validation metric with restore_best_weights"),
+    "G-REG-4": ("code", "autoann.space._space.FAMILIES: selu -> alpha dropout"),
     "G-OPT-4": ("not encoded", "no profile fact measures input sparsity yet; `--set optimizer=adagrad` is available"),
     "G-LR-2": ("not encoded", "a learning-rate finder per trial costs more budget than it saves at autoann's sizes; "
                "the search samples the rate on a log range instead (OPT-LR-*)"),
     "G-LR-4": ("not encoded", "the staged process (decay last): Hyperband samples the schedule jointly, with `constant` as one choice"),
-    "G-HPO-2": ("search", "autoann.search: Keras Tuner Hyperband (random sampling within brackets) on a wall-clock budget"),
-    "G-PROC-1": ("search", "autoann.search.calibrate trains the space's default network first; Hyperband's first "
+    "G-HPO-2": ("search", "autoann.search._tuner: Keras Tuner Hyperband (random sampling within brackets) on a wall-clock budget"),
+    "G-PROC-1": ("search", "autoann.search._tuner.calibrate trains the space's default network first; Hyperband's first "
                  "bracket trains many configurations for a few epochs before any long run"),
-    "G-PROC-2": ("search", "early stopping watches validation every epoch; the run report plots train and validation curves (autoann.export)"),
+    "G-PROC-2": ("search", "early stopping watches validation every epoch; the run report plots train and validation curves (autoann.export._run_dir)"),
     "G-PROC-3": ("not encoded", "per-layer weight and gradient inspection is not implemented; DivergenceGuard catches explosions (G-GRAD-4)"),
     "G-CNN-1": ("not encoded", _IMAGES),
     "G-CNN-2": ("not encoded", _IMAGES),
@@ -126,110 +126,3 @@ ELSEWHERE: dict[str, tuple[str, str]] = {
     "G-CNN-5": ("not encoded", _IMAGES),
     "G-DEF-3": ("not encoded", "the 'lower float precision' part of the low-latency exception (an export concern)"),
 }
-
-
-_LABELS = {"code": "implemented in code", "search": "implemented by the search", "not encoded": "not encoded"}
-
-
-def _writing_rules() -> list[str]:
-    """The rule-file format, operators, facts and hyperparameter names, for rule authors."""
-    from autoann.conditions import OPERATORS_BY_KIND, STR_FACT_VALUES
-    from autoann.facts import FACTS
-    from autoann.space import KNOWN
-
-    out = [
-        "## Writing a rule file",
-        "",
-        "```yaml",
-        "autoann_rules: 1",
-        'min_autoann_version: "0.1"',
-        "rules:",
-        "  - id: USER-DEEPER            # UPPER-KEBAB; a built-in id replaces that rule",
-        "    guideline: [G-ARCH-2]      # ids of shared/guidelines.md (see the table above)",
-        "    when: {all: [{fact: n_rows, ge: 50000}, {fact: task, in: [binary, multiclass]}]}",
-        "    then:                      # hyperparameter -> value, choice or range",
-        "      n_layers: {int: [2, 6], default: 3}",
-        "      output_units: {value: {fact: n_classes}}   # the only expression: a fact's value",
-        '    why: "one line, shown next to every value the rule sets"',
-        '    note: "optional warning added to the space when the rule fires"',
-        "    docs: {known_problems: ..., example: ...}  # any sections, for `autoann rules show`",
-        "    examples: {fires: [{n_rows: 80000}], quiet: [{n_rows: 500}]}  # checked on load",
-        "```",
-        "",
-        "Conditions are data: `{all: [...]}`, `{any: [...]}`, `{not: ...}` and `{fact: NAME, OP: VALUE}` "
-        "with exactly one operator. Values: `value: x`, `choice: [a, b]` (+ `default`), `int: [lo, hi]` or "
-        "`float: [lo, hi]` (+ `log: true`, `step`, `default`), and `active_if: {parent: [values]}`. "
-        "Everything is checked when the file loads; examples are partial facts over "
-        "`autoann.rulebase.DEFAULT_FACTS`. Write small numbers with a dot, `1.0e-4`: YAML reads `1e-4` as text.",
-        "",
-        "| Fact type | Operators |",
-        "|---|---|",
-        *[f"| {kind} | {', '.join(ops)} |" for kind, ops in OPERATORS_BY_KIND.items()],
-        "",
-        "| Fact | Type | Meaning |",
-        "|---|---|---|",
-        *[f"| {name} | {fact.kind} | {fact.doc}"
-          + (f" ({', '.join(STR_FACT_VALUES[name])})" if name in STR_FACT_VALUES else "") + " |"
-          for name, fact in FACTS.items()],
-        "",
-        "| Hyperparameter | Type | Meaning |",
-        "|---|---|---|",
-        *[f"| {name} | {d.kind}{' (' + ', '.join(d.values) + ')' if d.values else ''} | {d.doc} |"
-          for name, d in KNOWN.items()],
-        "",
-    ]
-    return out
-
-
-def rules_markdown(rules: list) -> str:
-    """``docs/rules.md``: the coverage table, then every built-in rule, by file."""
-    from autoann.rulebase import describe_then
-
-    cited: dict[str, list[str]] = {}
-    for rule in rules:
-        for gid in rule.guideline:
-            cited.setdefault(gid, []).append(rule.id)
-    out = [
-        "# autoann rule reference",
-        "",
-        "<!-- Generated by `python -m autoann.rulebase --markdown > docs/rules.md`; do not edit. "
-        "tests/test_rulebase.py checks it is up to date. -->",
-        "",
-        "The built-in rules live in `rules/*.yaml`, one file per concern, applied in this order: "
-        "inputs_outputs, architecture, activation, regularization, optimization, batch_epochs, goals. "
-        "A rule that fires sets hyperparameters; a later rule setting the same name replaces it. "
-        "After the rules, `--set` pins, the parameter-count guard (G-ARCH-6) and consistency checks run "
-        "(`autoann/recommender.py`). Users extend or override rules with `--rules FILE` "
-        "(a rule with a built-in id replaces it in place; new ids are applied after the built-ins). "
-        "`autoann rules show ID` explains one rule, `autoann rules check FILE` validates a file.",
-        "",
-        "## Coverage of the guideline catalogue",
-        "",
-        "Every guideline of `shared/guidelines.md`: the rules that cite it, and what code implements "
-        "or what is not encoded yet, and why.",
-        "",
-        "| Guideline | Summary | Rules | Implemented elsewhere / not encoded |",
-        "|---|---|---|---|",
-    ]
-    for gid, summary in GUIDELINES.items():
-        kind, text = ELSEWHERE.get(gid, ("", ""))
-        other = f"{_LABELS[kind]}: {text}" if kind else ""
-        out.append(f"| {gid} | {summary} | {', '.join(cited.get(gid, [])) or '-'} | {other or '-'} |")
-    out += ["", *_writing_rules(), "## Rules", ""]
-    current = None
-    for rule in rules:
-        source = rule.source.rsplit("/", 1)[-1]
-        if source != current:
-            current = source
-            out += [f"### {source}", ""]
-        out += [f"#### {rule.id}", "", f"- Guidelines: {', '.join(rule.guideline)}",
-                f"- When: {'always' if rule.when is None else '`' + rule.when.render() + '`'}"]
-        for name, text in describe_then(rule):
-            out.append(f"- Sets `{name}`: {text}")
-        if rule.note:
-            out.append(f"- Note: {rule.note}")
-        out.append(f"- Why: {rule.why}")
-        for key, value in rule.docs.items():
-            out.append(f"- {key.replace('_', ' ').capitalize()}: {value}")
-        out.append("")
-    return "\n".join(out)

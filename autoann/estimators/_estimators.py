@@ -1,6 +1,6 @@
 """scikit-learn estimators: :class:`AutoANNClassifier` and :class:`AutoANNRegressor`.
 
-Thin doors onto :func:`autoann.trainer.fit_run`, the function behind
+Thin doors onto :func:`autoann.search._trainer.fit_run`, the function behind
 ``autoann train``: ``fit`` profiles the data, recommends a search space from
 the rule base and runs the budgeted Hyperband search; no test split is held
 out (``test_size=0``), because the caller cross-validates. The fitted model is
@@ -28,7 +28,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from autoann import _estimator_utils as _u
+from autoann.estimators import _checks as _u
 from autoann.errors import AutoANNError, ExportError
 
 
@@ -116,7 +116,7 @@ class _AutoANNEstimator(BaseEstimator):
         from autoann._tf import import_quietly
 
         import_quietly()
-        from autoann.trainer import fit_run
+        from autoann.search import fit_run
 
         owner = type(self).__name__
         y = y.reshape(len(y), -1)
@@ -256,7 +256,7 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         return self
 
     def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        from autoann.splits import label_dtype
+        from autoann.data import label_dtype
 
         metadata = super()._user_metadata(metadata)
         metadata["classes"] = [str(c) for c in self.classes_]

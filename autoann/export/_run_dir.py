@@ -1,12 +1,12 @@
 """Write a finished search into a run directory, atomically.
 
 A run directory is what ``autoann train`` leaves behind and what
-:func:`autoann.predictor.load` reads:
+:func:`autoann.predict._predictor.load` reads:
 
 ``model.keras``
     preprocessing + network as one Keras model on the raw named columns; loads
     with ``keras.models.load_model(path, safe_mode=True)`` once
-    ``autoann.preprocessing`` (its custom layers) is imported.
+    ``autoann.search._preprocessing`` (its custom layers) is imported.
 ``saved_model/``
     a TensorFlow SavedModel whose ``serving_default`` signature takes the raw
     columns by name (``[None]`` float32 / string) and returns
@@ -214,7 +214,7 @@ def write_run_files(artifacts: RunArtifacts, directory: Path) -> None:
     """
     import tensorflow as tf
 
-    from autoann import report
+    from autoann.export import _report as report
 
     directory = Path(directory)
     if not directory.is_dir():

@@ -135,23 +135,3 @@ def plan_search(
         search_seconds=search_seconds,
         reserve_seconds=reserve_seconds,
     )
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Parse ``90``, ``"90s"``, ``"5m"``, ``"1h30m"`` into seconds."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        import re
-
-        s = str(text).strip().lower()
-        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", s)
-        if not s or parts is None or not any(parts.groups()):
-            raise BudgetError(
-                f"Cannot read the time budget {text!r}: use seconds (90), or 90s, 5m, 1h30m."
-            )
-        h, m, sec = (float(g) if g else 0.0 for g in parts.groups())
-        seconds = h * 3600 + m * 60 + sec
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise BudgetError(f"The time budget must be a positive duration; got {text!r}.")
-    return seconds

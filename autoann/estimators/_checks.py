@@ -1,4 +1,4 @@
-"""Helpers behind :mod:`autoann.estimators`: parameter checks, input frames, model bytes.
+"""Helpers behind :mod:`autoann.estimators._estimators`: parameter checks, input frames, model bytes.
 
 Nothing here imports TensorFlow at module level: building an estimator, or
 ``clone``-ing one, stays cheap; Keras is imported when a model is fitted,
@@ -265,7 +265,7 @@ def model_from_bytes(data: bytes) -> Any:
     from autoann._tf import import_quietly
 
     import_quietly()
-    from autoann.predictor import load_keras_model
+    from autoann.predict import load_keras_model
 
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:
         path = Path(tmp) / "model.keras"
@@ -279,7 +279,7 @@ PREDICT_CHUNK = 8192
 
 def predict_raw(est: Any, X: Any) -> np.ndarray:
     """The model's output for ``X``, shape (N, units), after the schema checks ``autoann.load`` makes."""
-    from autoann.predictor import SchemaWarning, call_eagerly, check_frame, vocabularies
+    from autoann.predict import SchemaWarning, call_eagerly, check_frame, vocabularies
     from autoann.schema import schema_from_list, to_model_inputs
 
     frame = features(est, X, reset=False)

@@ -1,6 +1,6 @@
 """The live view of a running search: one progress bar over the time budget.
 
-It listens to the events :func:`autoann.trainer.train` emits (``space``,
+It listens to the events :func:`autoann.search._trainer.train` emits (``space``,
 ``plan``, ``trial``) and shows trials done, the best validation score so far
 and the time left. It holds no training state, so Keras Tuner never has to
 copy it.

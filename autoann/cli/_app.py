@@ -77,8 +77,8 @@ def profile(
     """Describe a dataset: task, column kinds, missing values, what will be dropped and why."""
 
     def action() -> None:
-        from autoann import display
-        from autoann.profiler import profile as profile_data
+        from autoann.cli import _display as display
+        from autoann.profiling import profile as profile_data
 
         prof = profile_data(data, target=target, task=task)
         if output is not None:
@@ -108,13 +108,13 @@ def recommend(
     """Propose an explained search space for a dataset from the guideline rule base."""
 
     def action() -> None:
-        from autoann import display
-        from autoann.profiler import profile as profile_data
-        from autoann.recommender import recommend as recommend_space
+        from autoann.cli import _display as display
+        from autoann.profiling import profile as profile_data
+        from autoann.rules import recommend as recommend_space
 
         prof = profile_data(data, target=target, task=task)
         if backbone is not None:
-            from autoann.trainer import check_backbone
+            from autoann.search import check_backbone
 
             check_backbone(backbone, prof)
         result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
@@ -153,14 +153,14 @@ def train(
     """Search the recommended (or given) space on a time budget and export the best model."""
 
     def action() -> None:
-        from autoann import display
-        from autoann.budget import parse_duration
-        from autoann.progress import SearchProgress
+        from autoann.cli import _display as display
+        from autoann.params import parse_duration
+        from autoann.cli._progress import SearchProgress
         from autoann._tf import import_quietly
 
         import_quietly()
-        from autoann.trainer import default_run_dir, resumable
-        from autoann.trainer import train as train_model
+        from autoann.search import default_run_dir, resumable
+        from autoann.search import train as train_model
 
         console = _console()
         run_dir = output if output is not None else default_run_dir(str(data))
@@ -188,7 +188,7 @@ def rules_check(files: List[Path] = typer.Argument(..., help="Rule files to vali
     """Validate rule files against the rule schema (like pre-commit validate-manifest)."""
 
     def action() -> None:
-        from autoann.rulebase import load_rule_file
+        from autoann.rules import load_rule_file
 
         for path in files:
             rules = load_rule_file(path)
@@ -202,8 +202,8 @@ def rules_show(rule_id: str = typer.Argument(..., help="A rule id, e.g. OUT-BINA
     """Show one rule: what it does, why, its guideline ids and its condition."""
 
     def action() -> None:
-        from autoann import display
-        from autoann.rulebase import find_rule
+        from autoann.cli import _display as display
+        from autoann.rules import find_rule
 
         display.show_rule(_console(), find_rule(rule_id))
 
@@ -215,8 +215,8 @@ def rules_list() -> None:
     """List every built-in rule with its guideline ids."""
 
     def action() -> None:
-        from autoann import display
-        from autoann.rulebase import load_builtin_rules
+        from autoann.cli import _display as display
+        from autoann.rules import load_builtin_rules
 
         display.show_rule_list(_console(), load_builtin_rules())
 
@@ -227,7 +227,7 @@ def _schema_warnings(call: Callable[[], Any]) -> Any:
     """Run ``call``; print the predictor's SchemaWarnings (extra columns, unseen categories) to stderr."""
     import warnings
 
-    from autoann.predictor import SchemaWarning
+    from autoann.predict import SchemaWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SchemaWarning)
@@ -266,7 +266,7 @@ def predict(
         from autoann._tf import import_quietly
 
         import_quietly()
-        from autoann.predictor import load, save_predictions
+        from autoann.predict import load, save_predictions
 
         predictor = load(run_dir)
         frame = _schema_warnings(lambda: predictor.predict_frame(data))
@@ -298,7 +298,7 @@ def evaluate(
         from autoann._tf import import_quietly
 
         import_quietly()
-        from autoann.predictor import load
+        from autoann.predict import load
 
         predictor = load(run_dir)
         scores = _schema_warnings(lambda: predictor.evaluate(data, target=target or None))

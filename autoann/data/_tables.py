@@ -3,7 +3,7 @@
 :func:`load_data` accepts a CSV/TSV/Parquet path, a pandas DataFrame, or a
 numpy array ``X`` with an array-like ``y``; or image data (a folder with one
 sub-folder per class, a ``.npz`` with ``x`` and ``y``, or a 3-D/4-D image
-array with ``y``), decoded once by :mod:`autoann.images`. It separates the target column(s),
+array with ``y``), decoded once by :mod:`autoann.data._images`. It separates the target column(s),
 drops rows whose target is missing, and infers the task (see
 :func:`infer_task`). Every input it cannot use raises
 :class:`~autoann.errors.DataError` with what is wrong, what was received and
@@ -50,7 +50,7 @@ class Dataset:
     task_reason: str  # one sentence: why this task (inferred or overridden)
     source: str  # the path, "<DataFrame>" or "<array>"
     n_rows_dropped_missing_target: int = 0
-    #: image data: the decoded images (an autoann.images.ImageSet, one image per row of ``target``);
+    #: image data: the decoded images (an autoann.data._images.ImageSet, one image per row of ``target``);
     #: ``features`` then holds only the image files' paths (column "file") for folder input
     images: Any = None
 
@@ -281,7 +281,7 @@ def load_data(data: Any, target: str | Sequence[str] | Any = None, *, task: str 
     ``x0..xN``). ``target``: a column name or a list of names. ``task``:
     overrides the inferred task after checking it fits the target.
     """
-    from autoann.images import is_image_source
+    from autoann.data._images import is_image_source
 
     if is_image_source(data):
         return load_image_data(data, target, task=task)
@@ -324,7 +324,7 @@ def load_image_data(data: Any, target: Any = None, *, task: str | None = None) -
     ``y0..yK``). Unlike tables, classes come from folder names, so a folder
     of ``0/``, ``1/`` ... is multiclass, never regression.
     """
-    from autoann.images import load_images
+    from autoann.data._images import load_images
 
     _check_task_name(task)
     images = load_images(data, target, labeled=True)
@@ -352,10 +352,20 @@ def load_image_data(data: Any, target: Any = None, *, task: str | None = None) -
 
 
 def image_rows(images: Any) -> pd.DataFrame:
-    """One row per image of an :class:`autoann.images.ImageSet`: its ``file`` (folder input), else no columns."""
+    """One row per image of an :class:`autoann.data._images.ImageSet`: its ``file`` (folder input), else no columns."""
     if images.files:
         return pd.DataFrame({"file": images.files})
     return pd.DataFrame(index=range(len(images.images)))
+
+
+def label_dtype(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_integer_dtype(values):
+        return "int"
+    if pd.api.types.is_float_dtype(values):
+        return "float"
+    return "str"
 
 
 def _is_text(col: pd.Series) -> bool:

@@ -4,9 +4,9 @@
 Keras Tuner hyperparameter (conditional ones inside ``conditional_scope``).
 :func:`build_network` builds the dense stack the rules describe on the
 preprocessed inputs: the activation family's activation, initializer, dropout
-kind and batch norm together (:data:`autoann.space.FAMILIES`), L1/L2 and
+kind and batch norm together (:data:`autoann.space._space.FAMILIES`), L1/L2 and
 max-norm on every hidden layer, and the task's output layer and loss; for
-images, the convolutional blocks of :mod:`autoann.convnet` instead of the
+images, the convolutional blocks of :mod:`autoann.search._convnet` instead of the
 dense stack.
 """
 
@@ -21,10 +21,10 @@ import keras_tuner as kt
 import numpy as np
 from keras import layers
 
-from autoann.callbacks import Deadline, DivergenceGuard, EpochSchedule, EpochTimer
-from autoann.convnet import activated, backbone_features, conv_features
-from autoann.preprocessing import DENSE_INPUT, EMBED_PREFIX, PIXELS_INPUT, Preprocessing, layer_name
-from autoann.architecture import layer_widths
+from autoann.search._callbacks import Deadline, DivergenceGuard, EpochSchedule, EpochTimer
+from autoann.search._convnet import activated, backbone_features, conv_features
+from autoann.search._preprocessing import DENSE_INPUT, EMBED_PREFIX, PIXELS_INPUT, Preprocessing, layer_name
+from autoann.space import layer_widths
 from autoann.space import FAMILIES, KNOWN, SearchSpace
 
 #: objective per metric: (Keras log name, direction)
@@ -131,7 +131,7 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
     """The trainable network, from preprocessed inputs to the task's output; compiled.
 
     Tabular data gets the dense stack, images the convolutional blocks of
-    :mod:`autoann.convnet` (or the user's pretrained backbone) followed by
+    :mod:`autoann.search._convnet` (or the user's pretrained backbone) followed by
     dropout; both end in the task's output
     layer. ``weighted_metrics`` compiles the objective metric as a weighted
     metric, so the validation objective honours per-row validation weights
@@ -357,7 +357,7 @@ def fit_network(
     """Train with early stopping, the chosen schedule, divergence and deadline guards."""
     import math
 
-    from autoann.callbacks import Diverged
+    from autoann.search._callbacks import Diverged
 
     batch_size = int(_get(values, "batch_size", 32))
     steps = math.ceil(data.n_train / batch_size)

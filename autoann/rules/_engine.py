@@ -1,6 +1,6 @@
 """From profile facts to an explained search space, through the guideline rules.
 
-Engine semantics (the rules themselves are data in ``rules/*.yaml``):
+Engine semantics (the rules themselves are data in ``autoann/rules/builtin/*.yaml``):
 
 1. Rules are evaluated in order (the built-in files in a fixed order, then
    user files); a rule that fires sets its hyperparameters, and a later rule
@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from autoann.architecture import count_dense_params, layer_widths
-from autoann.conditions import format_value, plain_fact
+from autoann.space import count_dense_params, layer_widths
+from autoann.rules._conditions import format_value, plain_fact
 from autoann.errors import ParameterError, SpaceError
-from autoann.facts import FACTS
+from autoann.profiling import FACTS
 from autoann.params import validate_params
-from autoann.rulebase import Rule, load_rules
+from autoann.rules._loader import Rule, load_rules
 from autoann.space import KNOWN, Hyperparameter, SearchSpace, parse_assignment
 
 __all__ = ["Recommendation", "RuleOutcome", "apply_param_guard", "count_dense_params", "largest_network",
@@ -125,7 +125,7 @@ def recommend(profile: Any, *, goal: str = "balanced", sparse: bool = False, unc
               rules: Sequence[str | Path] = (), pins: Sequence[str] = (), backbone: bool = False) -> Recommendation:
     """The explained search space for a profiled dataset.
 
-    ``profile`` is an :class:`autoann.profiler.Profile` (or a mapping of its
+    ``profile`` is an :class:`autoann.profiling._profile.Profile` (or a mapping of its
     facts); ``rules`` are extra rule files, applied after the built-ins and
     replacing built-in rules with the same id; ``pins`` are ``name=value``
     strings (``--set``), applied after the rules. ``backbone``: local

@@ -8,15 +8,13 @@ stays on the scale the learning-rate ranges assume.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from autoann.data import Dataset, _as_frame
+from autoann.data._tables import Dataset, _as_frame
 from autoann.errors import DataError
 
-if TYPE_CHECKING:
-    from autoann.splits import Splits
 
 
 def check_sample_weight(sample_weight: Any) -> np.ndarray:
@@ -64,22 +62,3 @@ def align_sample_weight(weights: np.ndarray, dataset: Dataset, data: Any, target
         raise DataError("Cannot match sample_weight to the rows that have a target; drop the rows with a missing "
                         "target (and their weights) before training.")
     return weights[has_target]
-
-
-def split_weights(splits: Splits) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The training and validation weights, each rescaled to average 1 (None without weights).
-
-    The rescaling keeps the loss on the scale the learning-rate ranges assume,
-    so multiplying every weight by a constant changes nothing.
-    """
-    if splits.w_train is None:
-        return None, None
-    out = []
-    for name, weights in (("training", splits.w_train), ("validation", splits.w_val)):
-        total = float(weights.sum())
-        if not total > 0:
-            raise DataError(f"sample_weight is 0 for every row of the {name} split ({len(weights)} rows), so "
-                            f"there is nothing to {'train on' if name == 'training' else 'score the trials on'}. "
-                            "Give more rows a positive weight, or change --seed to draw other splits.")
-        out.append(weights * (len(weights) / total))
-    return out[0], out[1]

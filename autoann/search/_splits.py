@@ -1,6 +1,6 @@
 """Hold out the test and validation rows: the split every search, refit and score is made on.
 
-:func:`split_dataset` takes a :class:`~autoann.data.Dataset` and returns
+:func:`split_dataset` takes a :class:`~autoann.data._tables.Dataset` and returns
 :class:`Splits`: the rows (or, for image data, the images) of each part,
 the targets as the network learns them (class codes, standardized values),
 the truth as the metrics read it, and the user's sample weights split with
@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from autoann.data import CLASSIFICATION, Dataset
+from autoann.data import CLASSIFICATION, Dataset, label_dtype
 from autoann.errors import DataError
 
 
@@ -36,16 +36,6 @@ class Splits:
     w_train: np.ndarray | None = None
     w_val: np.ndarray | None = None
     w_test: np.ndarray | None = None
-
-
-def label_dtype(values: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(values):
-        return "bool"
-    if pd.api.types.is_integer_dtype(values):
-        return "int"
-    if pd.api.types.is_float_dtype(values):
-        return "float"
-    return "str"
 
 
 def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_size: float,
@@ -123,3 +113,22 @@ def _label_sort_key(class_dtype: str) -> Callable[[str], Any]:
     if class_dtype in ("int", "float"):
         return lambda s: (0, float(s))
     return lambda s: (0, s)
+
+
+def split_weights(splits: Splits) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The training and validation weights, each rescaled to average 1 (None without weights).
+
+    The rescaling keeps the loss on the scale the learning-rate ranges assume,
+    so multiplying every weight by a constant changes nothing.
+    """
+    if splits.w_train is None:
+        return None, None
+    out = []
+    for name, weights in (("training", splits.w_train), ("validation", splits.w_val)):
+        total = float(weights.sum())
+        if not total > 0:
+            raise DataError(f"sample_weight is 0 for every row of the {name} split ({len(weights)} rows), so "
+                            f"there is nothing to {'train on' if name == 'training' else 'score the trials on'}. "
+                            "Give more rows a positive weight, or change --seed to draw other splits.")
+        out.append(weights * (len(weights) / total))
+    return out[0], out[1]

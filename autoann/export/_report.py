@@ -233,7 +233,7 @@ def render_markdown(meta: dict[str, Any], leaderboard: pd.DataFrame, history: di
 def write_report(artifacts: Any, directory: Path, metadata: dict[str, Any] | None = None) -> None:
     """Write ``report.md``, ``learning_curves.png`` and ``search_progress.png`` into ``directory``.
 
-    ``metadata`` is the completed metadata (:func:`autoann.export.complete_metadata`);
+    ``metadata`` is the completed metadata (:func:`autoann.export._run_dir.complete_metadata`);
     by default the artifacts' own.
     """
     from autoann._io import write_text_atomic

@@ -1,0 +1,38 @@
+"""Stage 5, a fitted run -> a run directory: model.keras, the SavedModel on raw columns, metadata, report.
+
+Files are staged in a folder that is moved into place in one rename, so a run
+directory is complete or absent, and a user's earlier run is never
+half-overwritten.
+"""
+
+from autoann.export._run_dir import (
+    FORMAT,
+    HISTORY_FILE,
+    LEADERBOARD_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    SAVED_MODEL_DIR,
+    SIGNATURE,
+    RunArtifacts,
+    complete_metadata,
+    finalize_run,
+    serving_names,
+    to_jsonable,
+    write_run_files,
+)
+
+__all__ = [
+    "FORMAT",
+    "HISTORY_FILE",
+    "LEADERBOARD_FILE",
+    "METADATA_FILE",
+    "MODEL_FILE",
+    "SAVED_MODEL_DIR",
+    "SIGNATURE",
+    "RunArtifacts",
+    "complete_metadata",
+    "finalize_run",
+    "serving_names",
+    "to_jsonable",
+    "write_run_files",
+]

@@ -1,0 +1,453 @@
+"""Load a run directory and predict on raw rows, checked against the training schema.
+
+``autoann.load(run_dir)`` returns a :class:`Predictor`. Rows go in as a
+DataFrame, a dict of columns, a list of records or a CSV/Parquet path; they
+are checked against the schema the model was trained on before any model call,
+so a mistake gets a :class:`~autoann.errors.SchemaError` that names the
+column (and rows), not a TensorFlow traceback:
+
+* a missing column is an error (all are listed);
+* a numeric column holding text is an error (column, rows and values quoted);
+* extra columns are ignored, and unseen categories go to the model's
+  out-of-vocabulary bucket; both are reported as a :class:`SchemaWarning`;
+* missing values (NaN, None, "") are fine: the model imputes them.
+
+Labels come back in the type the target had in training (int, bool, float or
+str), from ``metadata.json``'s ``classes`` and ``class_dtype``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+
+from autoann import metrics
+from autoann._io import write_text_atomic
+from autoann.data import NA_MARKERS, image_rows
+from autoann.errors import DataError, ExportError, ParameterError, SchemaError
+from autoann.export import FORMAT, METADATA_FILE, MODEL_FILE
+from autoann.schema import Column, image_column, schema_from_list, to_model_inputs
+
+BATCH_SIZE = 1024
+EXAMPLES = 3  # offending values quoted per message
+#: text a numeric column may hold for "missing": training's CSV markers, pandas' and Python's spellings
+NA_TOKENS = {m.lower() for m in NA_MARKERS} | {"nan", "<na>", "none", "null", "nat"}
+
+
+class SchemaWarning(UserWarning):
+    """The rows were accepted, but something deserves a look (extra columns, unseen categories, dropped rows)."""
+
+
+def _warn(message: str) -> None:
+    """Emit a :class:`SchemaWarning` attributed to the caller's line, outside this module."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 = the caller of _warn
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SchemaWarning, stacklevel=level)
+
+
+def load_keras_model(path: str | Path) -> keras.Model:
+    """A saved autoann model, for prediction: its layers registered, safe mode on, not compiled.
+
+    The file keeps the optimizer of the trial it came from, which prediction
+    never uses; Keras' warning that it skipped those variables is dropped.
+    """
+    import autoann.layers  # noqa: F401  (registers the package="autoann" layers model.keras uses)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def load(run_dir: str | Path) -> "Predictor":
+    """Open a run directory written by ``autoann train`` (or an estimator's ``export``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"No run directory at {run_dir}. Pass the folder `autoann train -o` created.")
+    missing = [name for name in (METADATA_FILE, MODEL_FILE) if not (run_dir / name).exists()]
+    if missing:
+        raise ExportError(f"{run_dir} is not an autoann run directory: {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} missing. "
+                          "Pass the folder `autoann train -o` created.")
+    try:
+        metadata = json.loads((run_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"Cannot read {run_dir / METADATA_FILE}: {exc}.") from None
+    if not isinstance(metadata, dict):
+        metadata = {}
+    lacking = [k for k in ("task", "schema", "target_names") if k not in metadata]
+    if lacking:
+        raise ExportError(f"{run_dir / METADATA_FILE} is not autoann run metadata: it lacks {', '.join(lacking)}.")
+    if int(metadata.get("format", FORMAT)) > FORMAT:
+        raise ExportError(f"{run_dir} was written by a newer autoann (format {metadata['format']}, "
+                          f"autoann {metadata.get('autoann_version')}); upgrade autoann to read it.")
+    try:
+        model = load_keras_model(run_dir / MODEL_FILE)
+    except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file
+        raise ExportError(f"Cannot load {run_dir / MODEL_FILE}: {exc}. It was written with "
+                          f"{metadata.get('versions')}; load it with compatible versions.") from exc
+    return Predictor(model, metadata, run_dir)
+
+
+def read_data(source: Any) -> pd.DataFrame:
+    """Rows as a DataFrame, from a DataFrame, a dict of columns (or of one row's values),
+    a list of records, or a CSV/Parquet path."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    if isinstance(source, (str, Path)):
+        return _read_file(Path(source))
+    if isinstance(source, pd.Series):
+        return source.to_frame().T
+    if isinstance(source, dict):
+        if source and all(np.ndim(v) == 0 for v in source.values()):
+            return pd.DataFrame([source])
+        try:
+            return pd.DataFrame(source)
+        except ValueError as exc:
+            raise SchemaError(f"Cannot make rows from the dict of columns: {exc}. "
+                              "Give every column the same length.") from None
+    if isinstance(source, list) and all(isinstance(r, dict) for r in source):
+        return pd.DataFrame(source)
+    raise SchemaError(f"Cannot read rows from a {type(source).__name__}: pass a DataFrame, a dict of columns, "
+                      "a list of records or a CSV/Parquet path, so columns can be matched by name.")
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    from autoann.data import read_table  # the same reader (and missing-value markers) as training
+
+    return read_table(path)
+
+
+def _examples(series: pd.Series, mask: np.ndarray, from_file: bool) -> str:
+    """Where and what: ``line 5: 'abc'`` for a file (header = line 1), ``row 3: 'abc'`` for a frame."""
+    picked = series[mask].head(EXAMPLES)
+    where = (lambda i: f"line {int(i) + 2}") if from_file else (lambda i: f"row {i!r}")
+    return ", ".join(f"{where(i)}: {v.item() if isinstance(v, np.generic) else v!r}" for i, v in picked.items())
+
+
+def vocabularies(metadata: dict[str, Any]) -> dict[str, list[str]]:
+    """Each categorical column's training vocabulary, from run metadata (to name unseen categories)."""
+    return {c["name"]: c["vocabulary"] for c in (metadata.get("preprocessing") or {}).get("categorical", [])
+            if "vocabulary" in c}
+
+
+def call_eagerly(model: keras.Model, inputs: dict[str, np.ndarray], n_rows: int, *, training: bool = False,
+                 chunk: int = BATCH_SIZE) -> np.ndarray:
+    """``model`` called directly on ``inputs``, chunk by chunk, as an (N, units) array.
+
+    For the small batches scikit-learn passes around this is 10-50x faster
+    than ``model.predict``, which traces a new graph for every new model;
+    ``training=True`` keeps dropout on (Monte Carlo dropout).
+    """
+    import tensorflow as tf
+
+    parts = [np.asarray(model({k: tf.constant(v[i:i + chunk]) for k, v in inputs.items()}, training=training))
+             for i in range(0, n_rows, chunk)]
+    return np.concatenate(parts).reshape(n_rows, -1)
+
+
+def check_frame(frame: pd.DataFrame, schema: Sequence[Column], vocabularies: dict[str, list[str]] | None = None,
+                ignore: Sequence[str] = (), from_file: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Check ``frame`` against ``schema`` and convert it to the model's named inputs.
+
+    Returns the inputs and the warnings to show (extra columns, unseen
+    categories). Raises :class:`SchemaError` for missing columns or text in a
+    numeric column. ``ignore`` names columns that are expected extras (a
+    target); ``from_file`` quotes file lines instead of row labels.
+    """
+    expected = [c.name for c in schema]
+    missing = [n for n in expected if n not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"The data lacks {len(missing)} column(s) the model was trained on: {', '.join(map(repr, missing))}. "
+            f"The model expects: {', '.join(map(repr, expected))}. Add them (empty values are allowed)."
+        )
+    notes: list[str] = []
+    known = set(expected) | set(ignore)
+    extra = [str(c) for c in frame.columns if c not in known]
+    if extra:
+        notes.append(f"Ignoring {len(extra)} column(s) the model does not use: {', '.join(map(repr, extra[:10]))}"
+                     f"{' ...' if len(extra) > 10 else ''}.")
+    for col in schema:
+        series = frame[col.name]
+        if col.kind != "numeric" or pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = series.astype(object)
+        text = values.map(lambda v: str(v).strip().lower() if v is not None else "")
+        bad = (values.notna() & ~text.isin(NA_TOKENS) & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
+        if bad.any():
+            raise SchemaError(
+                f"Column {col.name!r} is numeric in the model but holds text in {int(bad.sum())} row(s), e.g. "
+                f"{_examples(series, bad, from_file)}. Fix those values, or leave them empty "
+                "(missing values are imputed)."
+            )
+    inputs = to_model_inputs(frame, list(schema))
+    for name, vocabulary in (vocabularies or {}).items():
+        if name not in inputs:
+            continue
+        values = inputs[name]
+        unseen = (values != "") & ~np.isin(values, np.asarray(vocabulary, dtype=object))
+        if unseen.any():
+            levels = list(dict.fromkeys(values[unseen].tolist()))
+            notes.append(f"Column {name!r}: {int(unseen.sum())} row(s) have categories not seen in training "
+                         f"(e.g. {', '.join(map(repr, levels[:EXAMPLES]))}); the model treats them as 'unknown'.")
+    return inputs, notes
+
+
+def _typed(classes: list[str], class_dtype: str | None) -> np.ndarray:
+    """The class labels back in the target's own type (``"3"`` -> 3 for an int target)."""
+    try:
+        if class_dtype == "int":
+            return np.array([int(float(c)) for c in classes], dtype="int64")
+        if class_dtype == "float":
+            return np.array([float(c) for c in classes], dtype="float64")
+        if class_dtype == "bool" and set(classes) <= {"True", "False"}:
+            return np.array([c == "True" for c in classes], dtype=bool)
+    except ValueError:
+        pass
+    return np.array(classes, dtype=object)
+
+
+class Predictor:
+    """A trained autoann model with its metadata: predict, predict_proba, predict_frame, evaluate.
+
+    Attributes: ``model`` (Keras, raw named inputs), ``metadata`` (the
+    ``metadata.json`` dict), ``task``, ``classes`` (labels in the target's
+    type; None for regression), ``schema`` (list of :class:`Column`),
+    ``target_names``, ``run_dir``.
+    """
+
+    def __init__(self, model: keras.Model, metadata: dict[str, Any], run_dir: Path | None = None):
+        self.model = model
+        self.metadata = metadata
+        self.run_dir = run_dir
+        self.task: str = metadata["task"]
+        self.schema: list[Column] = schema_from_list(metadata["schema"])
+        self.target_names: list[str] = [str(t) for t in metadata.get("target_names") or []]
+        self._class_text: list[str] | None = [str(c) for c in metadata["classes"]] if metadata.get("classes") else None
+        self.classes = None if self._class_text is None else _typed(self._class_text, metadata.get("class_dtype"))
+        self._vocabularies = vocabularies(metadata)
+        #: an image model's one input (the stored size and pixel type), None for tables
+        self.image: Column | None = image_column(self.schema)
+        #: column names of a model fitted on a bare array (an estimator's export), in order
+        self.feature_names: list[str] | None = metadata.get("feature_names")
+        #: Monte Carlo dropout passes per prediction (G-REG-5; ``--uncertainty``), 0 = one deterministic pass
+        self.mc_samples = int((metadata.get("best_hyperparameters") or {}).get("mc_dropout_samples") or 0)
+        if self.mc_samples and not self.has_dropout:
+            self.mc_samples = 0  # dropout 0 was chosen: every pass would be the same
+
+    def __repr__(self) -> str:
+        return f"Predictor(task={self.task!r}, targets={self.target_names}, run_dir={str(self.run_dir)!r})"
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task in metrics.CLASSIFICATION
+
+    def rows(self, X: Any) -> pd.DataFrame:
+        """``X`` as a frame (:func:`read_data`); a 2-D array is accepted when the model was fitted on one."""
+        if isinstance(X, np.ndarray) and X.ndim == 2 and self.feature_names is not None:
+            if X.shape[1] != len(self.feature_names):
+                raise SchemaError(f"X has {X.shape[1]} columns, but this model was fitted on "
+                                  f"{len(self.feature_names)}; pass the same columns, in the same order.")
+            return pd.DataFrame(X, columns=self.feature_names).infer_objects()
+        return read_data(X)
+
+    def raw_output(self, X: Any) -> np.ndarray:
+        """The model's raw output for the rows of ``X``, after the schema checks (warnings are emitted)."""
+        frame, inputs, _ = self._read(X)
+        return self._passes(inputs, len(frame)).mean(axis=0)
+
+    def _read(self, X: Any, ignore: Sequence[str] = (), from_file: bool | None = None
+              ) -> tuple[pd.DataFrame, dict[str, np.ndarray], Any]:
+        """``X`` as (a frame indexing its rows, the model's checked inputs, the labels the data carries).
+
+        Tables: the frame is the rows themselves and carry no separate labels.
+        Images (a folder, a ``.npz``, an array): conformed to the stored size
+        and channels as training did; the frame holds each image's ``file``
+        (folders); the labels are the class sub-folders or the ``.npz``'s ``y``.
+        ``from_file`` (default: whether ``X`` is a path) quotes file lines in errors.
+        """
+        if self.image is not None:
+            from autoann.data import load_images
+
+            shape = self.image.shape or ()
+            batch = load_images(X, labeled=False, size=(shape[0], shape[1]), channels=shape[2])
+            for note in batch.notes:
+                _warn(note)
+            frame = image_rows(batch)
+            return frame, {self.image.name: np.asarray(batch.images, dtype=self.image.dtype)}, batch.labels
+        frame = self.rows(X)
+        from_file = isinstance(X, (str, Path)) if from_file is None else from_file
+        inputs, notes = check_frame(frame, self.schema, self._vocabularies, ignore, from_file)
+        for note in notes:
+            _warn(note)
+        return frame, inputs, None
+
+    def _layers(self) -> list[keras.layers.Layer]:
+        """Every layer of the model, nested models (the trained network inside the served model) opened."""
+        from autoann.layers import walk_layers
+
+        return walk_layers(self.model)
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(isinstance(layer, (keras.layers.Dropout, keras.layers.AlphaDropout)) and layer.rate > 0
+                   for layer in self._layers())
+
+    def _passes(self, inputs: dict[str, np.ndarray], n_rows: int, samples: int | None = None) -> np.ndarray:
+        """Raw outputs, shape (passes, N, units): one deterministic pass, or Monte Carlo dropout passes.
+
+        A Monte Carlo pass runs the model with dropout on (``training=True``),
+        batch normalization frozen to its learned statistics and image
+        augmentation off.
+        """
+        from autoann.layers import Augmentation
+
+        samples = self.mc_samples if samples is None else samples
+        if n_rows == 0:
+            return np.zeros((1, 0, int(self.model.output_shape[-1])), dtype="float32")
+        if not samples:
+            out = self.model.predict(inputs, batch_size=BATCH_SIZE, verbose=0)
+            return np.asarray(out).reshape(1, n_rows, -1)
+        for layer in self._layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # Keras runs a frozen BatchNormalization in inference mode
+            elif isinstance(layer, Augmentation):
+                layer.enabled = False
+        return np.stack([call_eagerly(self.model, inputs, n_rows, training=True) for _ in range(samples)])
+
+    def predict_uncertainty(self, X: Any, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Monte Carlo dropout (G-REG-5): the mean and standard deviation over ``samples`` passes.
+
+        Classification: of the class probabilities, (N, K) each; regression: of
+        the values, shaped as :meth:`predict`. ``samples`` defaults to the
+        run's ``mc_dropout_samples`` (``--uncertainty`` sets 50).
+        """
+        samples = samples or self.mc_samples
+        if samples < 2 or not self.has_dropout:
+            raise ParameterError(
+                "Monte Carlo dropout needs a model with dropout and at least 2 passes; this model has "
+                f"{'dropout' if self.has_dropout else 'no dropout'} and samples={samples}. Train with "
+                "--uncertainty (which keeps a dropout rate of at least 10%), or pass samples=N.")
+        frame, inputs, _ = self._read(X)
+        passes = self._passes(inputs, len(frame), samples=samples)
+        if self.is_classifier:
+            passes = np.stack([metrics.probabilities(p, len(self._class_text)) for p in passes])
+        mean, std = passes.mean(axis=0), passes.std(axis=0)
+        if not self.is_classifier and mean.shape[1] == 1:
+            return mean[:, 0], std[:, 0]
+        return mean, std
+
+    def _require_classifier(self, method: str) -> None:
+        if not self.is_classifier:
+            raise TypeError(f"{method} is for classifiers; this is a {self.task} model. Use predict().")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (N, K), columns in ``classes`` order (binary too: [1 - p, p])."""
+        self._require_classifier("predict_proba")
+        return metrics.probabilities(self.raw_output(X), len(self._class_text))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels (in the target's type) or values: (N,) for one target, (N, n_targets) for several."""
+        if self.is_classifier:
+            return self.classes[self.predict_proba(X).argmax(axis=1)]
+        out = self.raw_output(X)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_frame(self, X: Any) -> pd.DataFrame:
+        """Predictions as a table, one row per input row (same index): classification gives
+        ``label`` and one ``proba_<class>`` column per class; regression one column per target.
+        A run trained with ``--uncertainty`` averages its Monte Carlo dropout passes and adds a
+        ``<column>_std`` column for each (G-REG-5). Images read from a folder get a first ``file`` column."""
+        frame, inputs, _ = self._read(X)
+        passes = self._passes(inputs, len(frame))
+        if self.is_classifier:
+            passes = np.stack([metrics.probabilities(p, len(self._class_text)) for p in passes])
+            names = [f"proba_{name}" for name in self._class_text]
+        else:
+            names = self.target_names
+            if len(names) != passes.shape[2]:
+                names = [f"target_{i}" for i in range(passes.shape[2])]
+        out = pd.DataFrame(passes.mean(axis=0), columns=names, index=frame.index)
+        if self.is_classifier:
+            out.insert(0, "label", self.classes[out.to_numpy().argmax(axis=1)])
+        if len(passes) > 1:  # Monte Carlo dropout: the spread of each column over the passes
+            out = out.join(pd.DataFrame(passes.std(axis=0), columns=[f"{n}_std" for n in names], index=frame.index))
+        if self.image is not None and "file" in frame:
+            out.insert(0, "file", frame["file"].to_numpy())
+        return out
+
+    def evaluate(self, X: Any, y: Any = None, *, target: str | Sequence[str] | None = None) -> dict[str, float]:
+        """Metrics of the model on labelled rows (:func:`autoann.metrics.evaluate_predictions`).
+
+        The truth is ``y`` (labels or values, one per row), or the ``target``
+        column(s) of ``X`` (a str ``y`` is read as a column name too); by
+        default, the target column(s) the model was trained on. For images the
+        truth is ``y`` or the labels the images carry (class sub-folders, a
+        ``.npz``'s ``y``). Rows whose target is missing are dropped, with a warning.
+        """
+        if isinstance(y, str):
+            y, target = None, y
+        if self.image is not None:
+            frame, inputs, labels = self._read(X)
+            if y is None and labels is None:
+                raise SchemaError("These images carry no labels to evaluate against: pass y, a .npz with 'y', or a "
+                                  "folder with one sub-folder per class.")
+            truth = labels if y is None else y
+        else:
+            frame = self.rows(X)
+            truth, ignore = (y, ()) if y is not None else self._target_columns(frame, target)
+        values = truth.to_numpy(dtype=object) if isinstance(truth, pd.DataFrame) else np.asarray(truth, dtype=object)
+        values = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
+        if len(values) != len(frame):
+            raise DataError(f"{len(frame)} rows but {len(values)} target values; pass one target value per row.")
+        known = pd.DataFrame(values).notna().all(axis=1).to_numpy()
+        if not known.all():
+            _warn(f"Dropped {int((~known).sum())} row(s) whose target is missing.")
+        if self.image is None:
+            frame, inputs, _ = self._read(frame[known], ignore, isinstance(X, (str, Path)))
+        else:
+            frame, inputs = frame[known], {k: v[known] for k, v in inputs.items()}
+        output = self._passes(inputs, len(frame)).mean(axis=0)
+        values = values[known]
+        values = values[:, 0] if self.is_classifier or values.shape[1] == 1 else values
+        return metrics.evaluate_predictions(self.task, values, output, self._class_text)
+
+    def _target_columns(self, frame: pd.DataFrame, target: str | Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
+        """The truth columns of ``frame`` (by default the training target's), and their names."""
+        names = self.target_names if target is None else [target] if isinstance(target, str) else list(target)
+        absent = [n for n in names if n not in frame.columns]
+        if absent:
+            raise SchemaError(f"The target column(s) {', '.join(map(repr, absent))} are not in the data; its "
+                              f"columns are: {', '.join(map(repr, map(str, frame.columns[:20])))}. "
+                              "Name the target column(s) (CLI: --target).")
+        return frame[names], names
+
+
+def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
+    """Write predictions to CSV (or Parquet by suffix) atomically; never replace a file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} already exists; choose another output file or pass --overwrite.")
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        write_text_atomic(path, frame.to_csv(index=False))
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # same folder: the rename is atomic
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except (OSError, ImportError) as exc:
+        raise ExportError(f"Cannot write {path}: {exc}.") from None
+    return path

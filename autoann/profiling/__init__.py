@@ -1,0 +1,28 @@
+"""Stage 2, :class:`~autoann.data.Dataset` -> :class:`Profile`: what the data is, as facts rules can test.
+
+Column kinds, missing values, cardinalities, the target and its task, what is
+dropped and why (identifiers, constants, suspected leaks); for images their
+sizes, channels and pixel range. ``FACTS`` declares every fact a rule
+condition may read, with its type.
+"""
+
+from autoann.profiling._facts import FACTS, GOALS
+from autoann.profiling._profile import (
+    ColumnProfile,
+    ImageProfile,
+    Profile,
+    TargetProfile,
+    profile,
+    profile_dataset,
+)
+
+__all__ = [
+    "FACTS",
+    "GOALS",
+    "ColumnProfile",
+    "ImageProfile",
+    "Profile",
+    "TargetProfile",
+    "profile",
+    "profile_dataset",
+]

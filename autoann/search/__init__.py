@@ -1,0 +1,27 @@
+"""Stage 4, (Dataset, Profile, SearchSpace) -> :class:`FittedRun`: split, preprocess, search on a budget.
+
+The test split is held out first; preprocessing is fitted on the training
+split only; Keras Tuner's Hyperband searches the space until the wall-clock
+budget says stop; the final model is assembled on the raw columns. Importing
+this package does not import TensorFlow: that happens when a search starts.
+"""
+
+from autoann.search._trainer import (
+    FittedRun,
+    TrainResult,
+    check_backbone,
+    default_run_dir,
+    fit_run,
+    resumable,
+    train,
+)
+
+__all__ = [
+    "FittedRun",
+    "TrainResult",
+    "check_backbone",
+    "default_run_dir",
+    "fit_run",
+    "resumable",
+    "train",
+]

@@ -1,0 +1,27 @@
+"""How a search spends what the trials leave: the calibration run and the final refit.
+
+Behaviour as an object rather than an environment switch: a caller (a test, a
+benchmark) that wants a search of trials only passes ``SearchOptions(calibrate=False,
+refit=False)`` to :func:`autoann.search.fit_run`; the product never reads a
+hidden channel, and the run's notes say when either was skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """``calibrate``: time the space's default network first (seconds per epoch, per trial) to size
+    Hyperband to the budget; without it ``nominal_costs`` are assumed, so only a generous budget or
+    ``max_trials`` bounds the search. ``refit``: retrain the best configuration when time is left."""
+
+    calibrate: bool = True
+    refit: bool = True
+    #: (seconds per epoch, seconds per trial) assumed when ``calibrate`` is False
+    nominal_costs: tuple[float, float] = (0.05, 0.5)
+
+
+#: what ``fit_run`` uses when given no options
+DEFAULT = SearchOptions()

@@ -1,0 +1,382 @@
+"""``autoann train``: data -> profile -> space -> search -> exported run directory.
+
+:func:`train` is the one function behind the CLI's ``train`` and the
+estimators' ``fit``. The wall-clock budget starts when it is called: loading,
+profiling, preprocessing, the search, the final model, the test evaluation and
+the export all fit inside it. The test split is held out before anything is
+fitted and is used once, at the end, to report the final model's metrics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from autoann.params import parse_duration
+from autoann.data import CLASSIFICATION, load_data
+from autoann.errors import DataError, ExportError, SpaceError
+from autoann.profiling import Profile, profile_dataset
+from autoann.schema import Column, schema_from_list
+from autoann.space import SearchSpace
+from autoann.search._splits import split_dataset, split_weights
+from autoann.data import align_sample_weight, check_sample_weight
+
+#: Seconds kept for the final evaluation and the export (model.keras,
+#: SavedModel tracing, plots); measured ~6-8 s on 2 cores, see docs/benchmarks.md.
+EXPORT_SECONDS = 10.0
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``train`` returns: where the run is and how good it is."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, float]]
+    best_hyperparameters: dict[str, Any]
+    leaderboard: pd.DataFrame
+    plan: dict[str, Any]
+    final_model: str
+    seconds: float
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+#: Hyperparameters the data decides. A user's space must set them: without them
+#: the network falls back to a one-unit linear output trained with mse.
+OUTPUT_KEYS = ("task", "output_units", "output_activation", "loss")
+
+
+def check_backbone(backbone: str | Path, profile: Profile) -> None:
+    """Refuse, before any search, a ``--backbone`` that the data or the file cannot use (G-ARCH-8)."""
+    if profile.image is None:
+        raise DataError(f"--backbone is for image data, but {profile.source} is a table. Drop --backbone.")
+    from autoann._tf import import_quietly
+
+    import_quietly()  # reading the file needs Keras: without TensorFlow's C++ start-up lines
+    from autoann.search._convnet import load_backbone
+
+    load_backbone(backbone, profile.image.channels)
+
+
+def resolve_space(profile: Profile, space: SearchSpace | str | Path | None, *, goal: str, sparse: bool,
+                  uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str],
+                  backbone: bool = False) -> SearchSpace:
+    """The recommended space, or a user's YAML (with ``pins`` applied) checked against the data."""
+    from autoann.rules import recommend
+    from autoann.space import parse_assignment
+
+    if space is None:
+        return recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
+                         rules=list(rules), pins=list(pins), backbone=backbone).space
+    where = "The search space"
+    if not isinstance(space, SearchSpace):
+        where = f"{space}:"
+        space = SearchSpace.load(space)
+    for pin in pins:
+        space.pin(*parse_assignment(pin))
+    target = profile.target
+    task = space.fixed("task")
+    if task is not None and task != target.task:
+        raise SpaceError(
+            f"The search space is for a {task} task but the data is {target.task} "
+            f"({target.task_reason}). Recommend a space for this data, or pass --task {task}."
+        )
+    missing = [name for name in OUTPUT_KEYS if name not in space]
+    if missing:
+        wanted = recommend(profile, goal=goal).space
+        example = ", ".join(f"{n}: {wanted.fixed(n)}" for n in missing if wanted.fixed(n) is not None)
+        raise SpaceError(
+            f"{where} does not set {', '.join(missing)}, which this {target.task} target decides (the network would "
+            f"otherwise get a one-unit linear output trained with mse). Add {example or 'them'} (or --set them), "
+            "or start from `autoann recommend DATA --target COL -o space.yaml`."
+        )
+    units = {"binary": 1, "multiclass": target.n_classes, "multi_regression": len(target.names)}.get(target.task, 1)
+    given = space.fixed("output_units")
+    if given is not None and int(given) != units:
+        raise SpaceError(f"{where} sets output_units: {given}, but this {target.task} target needs {units} "
+                         f"(target {', '.join(map(repr, target.names))}). Set output_units: {units}.")
+    return space
+
+
+def default_run_dir(source: str) -> Path:
+    stem = Path(source).stem if source and not source.startswith("<") else "run"
+    return Path("runs") / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _staging(run_dir: Path) -> Path:
+    return run_dir.parent / f".{run_dir.name}.partial"
+
+
+def _search_state(folder: Path) -> Path:
+    """Keras Tuner's oracle file of a search kept in a run (or staging) folder."""
+    return folder / "search" / "search" / "oracle.json"
+
+
+def resumable(run_dir: str | Path) -> bool:
+    """Whether ``train(..., output=run_dir, resume=True)`` has a search to continue."""
+    run_dir = Path(run_dir)
+    return _search_state(_staging(run_dir)).exists() or _search_state(run_dir).exists()
+
+
+def _check_run_dir(run_dir: Path, data: Any, overwrite: bool, resume: bool) -> None:
+    """Refuse, before any work, an output folder the run must not replace."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir} is a file, not a run directory; choose another -o.")
+    if not (overwrite or resume):
+        raise ExportError(f"{run_dir} already exists; choose another -o, or pass --overwrite (or --resume).")
+    if overwrite and not resume and any(run_dir.iterdir()) and not (run_dir / "metadata.json").exists():
+        # --overwrite moves the folder aside and deletes it: only ever an earlier run.
+        raise ExportError(f"{run_dir} is not an autoann run directory (it has no metadata.json), so --overwrite "
+                          "will not replace it: everything in it would be deleted. Choose another -o.")
+    if isinstance(data, (str, Path)) and run_dir.resolve() in Path(data).resolve().parents:
+        raise ExportError(f"The data file {data} is inside {run_dir}, which the run would replace; "
+                          "move the data or choose another -o.")
+
+
+@dataclass
+class FittedRun:
+    """A finished search held in memory: what ``train`` exports and estimators keep."""
+
+    artifacts: Any  # autoann.export._run_dir.RunArtifacts
+    profile: Profile
+    space: SearchSpace
+    result: Any  # autoann.search._tuner.SearchResult
+    seconds: float
+
+
+def fit_run(
+    data: Any,
+    target: str | Sequence[str] | Any | None = None,
+    *,
+    workdir: Path,
+    task: str | None = None,
+    space: SearchSpace | str | Path | None = None,
+    goal: str = "balanced",
+    sparse: bool = False,
+    uncertainty: bool = False,
+    rules: Sequence[str | Path] = (),
+    pins: Sequence[str] = (),
+    time_budget: str | float = "3m",
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+    seed: int = 0,
+    test_size: float = 0.2,
+    validation_size: float = 0.2,
+    resume: bool = False,
+    verbose: int = 0,
+    on_event: Callable[[str, Any], None] | None = None,
+    owner: str = "train",
+    sample_weight: np.ndarray | Sequence[float] | None = None,
+    export_seconds: float = EXPORT_SECONDS,
+    backbone: str | Path | None = None,
+    started: float | None = None,
+) -> FittedRun:
+    """Everything ``train`` does except writing the run directory.
+
+    ``workdir`` holds Keras Tuner's search state. The budget clock starts here.
+    ``sample_weight`` gives one non-negative, finite weight per row of ``data``
+    (rows whose target is missing are dropped together with their weight);
+    every trial and the final model train with it (times the balanced class
+    weights when the space asks for them), and the validation objective is
+    weighted by it. Each split's weights are rescaled to average 1, so only
+    their ratios matter. Held-out metrics in the metadata stay unweighted.
+    ``export_seconds`` is kept back from the search for what follows it
+    (evaluation, export); the estimators, which export nothing, keep less.
+    ``backbone``: a pretrained network saved as ``.keras`` (image data only)
+    that every candidate starts from instead of its own convolutions (G-ARCH-8).
+    ``started``: the ``time.monotonic()`` instant the budget began (the
+    estimators' ``fit`` passes its own start); by default, this call, before
+    TensorFlow is imported.
+    """
+    started = time.monotonic() if started is None else started
+    from autoann._tf import import_quietly
+    from autoann.params import validate_params
+
+    import_quietly()  # library callers too: no C++ start-up lines, no retracing warnings per trial
+    validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
+                            "seed": seed, "test_size": test_size, "validation_size": validation_size,
+                            "goal": goal, "verbose": verbose})
+    end = started + parse_duration(time_budget)
+    emit = on_event or (lambda kind, payload: None)
+    weights = None if sample_weight is None else check_sample_weight(sample_weight)
+    dataset = load_data(data, target, task=task)
+    if weights is not None:
+        weights = align_sample_weight(weights, dataset, data, target)
+    profile = profile_dataset(dataset)
+    if backbone is not None:
+        check_backbone(backbone, profile)
+    space = resolve_space(profile, space, goal=goal, sparse=sparse, uncertainty=uncertainty, rules=rules,
+                          pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])],
+                          backbone=backbone is not None)
+    emit("space", space)
+    artifacts, result = _search_and_assemble(
+        dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
+        validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
+        budget=time_budget, sample_weight=weights, export_seconds=export_seconds,
+        backbone=None if backbone is None else str(Path(backbone).resolve()))
+    return FittedRun(artifacts, profile, space, result, time.monotonic() - started)
+
+
+def train(
+    data: Any,
+    target: str | Sequence[str] | None = None,
+    *,
+    output: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    keep_trials: bool = False,
+    **knobs: Any,
+) -> TrainResult:
+    """Profile, recommend, search on a budget, and export a run directory.
+
+    ``knobs`` are :func:`fit_run`'s keyword arguments (task, space, goal,
+    time_budget, seed, ...). The run is assembled in a hidden sibling folder
+    and moved into place at the end, so an existing run directory is never
+    half-overwritten; an interrupted search's state stays there for
+    ``resume=True``.
+    """
+    from autoann import export
+
+    run_dir = Path(output) if output is not None else default_run_dir(str(data) if isinstance(data, (str, Path)) else "")
+    if run_dir.name in ("", ".", ".."):  # "-o ." names no folder; its staging folder would be "..partial"
+        run_dir = run_dir.resolve()
+    _check_run_dir(run_dir, data, overwrite, resume)
+    staging = _staging(run_dir)
+    if resume:
+        if not (staging / "search").exists() and (run_dir / "search").exists():
+            # Only the search state: the export writes every run file afresh, so no
+            # file of the old run (a plot the new run does not draw) can linger.
+            shutil.copytree(run_dir / "search", staging / "search", dirs_exist_ok=True)
+        if not _search_state(staging).exists():
+            raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there (a finished run keeps "
+                              "it only with --keep-trials). Run without --resume.")
+    elif staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        run = fit_run(data, target, workdir=staging / "search", resume=resume, **knobs)
+        export.write_run_files(run.artifacts, staging)
+        if not (keep_trials or run.result.interrupted):
+            shutil.rmtree(staging / "search", ignore_errors=True)
+        export.finalize_run(staging, run_dir, overwrite or resume)
+    except BaseException:
+        # Keep a search that got somewhere, for --resume; drop anything else.
+        if not _search_state(staging).exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    meta = run.artifacts.metadata
+    return TrainResult(run_dir=run_dir, metrics=meta["metrics"], best_hyperparameters=run.result.values,
+                       leaderboard=run.result.leaderboard, plan=run.result.plan.to_dict(),
+                       final_model=run.result.final_model, seconds=run.seconds,
+                       interrupted=run.result.interrupted, notes=meta["notes"])
+
+
+def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
+                         max_trials, resume, verbose, emit, budget, sample_weight=None,
+                         export_seconds=EXPORT_SECONDS, backbone=None):
+    """Split, preprocess, search, then assemble the raw-input model and its metadata."""
+    import keras
+
+    from autoann import export, metrics
+    from autoann.search._network import TrainingData
+    from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
+    from autoann.search._tuner import run_search
+
+    task = profile.target.task
+    keras.utils.set_random_seed(seed)
+    scale_target = task not in CLASSIFICATION and space.fixed("target_scaling", "standardize") == "standardize"
+    splits = split_dataset(dataset, task, test_size=test_size, validation_size=validation_size,
+                           seed=seed, target_scaling=scale_target, sample_weight=sample_weight)
+    w_train, w_val = split_weights(splits)
+    schema = schema_from_list(profile.feature_schema())
+    prep = fit_preprocessing(
+        splits.train, schema,
+        scale=space.fixed("numeric_scaling", "standardize") == "standardize",
+        indicators=bool(space.fixed("missing_indicators", True)),
+        onehot_max_cardinality=int(space.fixed("onehot_max_cardinality", 30)),
+        embedding_dim_max=int(space.fixed("embedding_dim_max", 50)),
+        backbone=backbone,
+    )
+    x_train, x_val = transform(prep, schema, [splits.train, splits.val])
+    class_weight = None
+    if splits.classes is not None:
+        counts = np.bincount(splits.y_train, minlength=len(splits.classes)).astype(float)
+        class_weight = {i: float(len(splits.y_train) / (len(counts) * max(c, 1.0))) for i, c in enumerate(counts)}
+    data = TrainingData(x_train, _as_target(splits.y_train, task), x_val, _as_target(splits.y_val, task), class_weight,
+                        w_train=w_train, w_val=w_val)
+
+    result = run_search(space, prep, data, end=end, export_seconds=export_seconds, workdir=workdir,
+                        spent_seconds=time.monotonic() - started,
+                        max_trials=max_trials, seed=seed, resume=resume, verbose=verbose,
+                        on_trial=lambda tuner: emit("trial", tuner), on_plan=lambda plan: emit("plan", plan))
+
+    raw = raw_inputs(schema)
+    out = result.network(apply_preprocessing(prep, raw))
+    if splits.target_mean is not None:
+        out = keras.layers.Rescaling(splits.target_std.tolist(), splits.target_mean.tolist(), name="target_units")(out)
+    model = keras.Model(raw, out, name="autoann")
+    evaluation = {
+        name: metrics.evaluate_predictions(task, truth, _predict(model, frame, schema), splits.classes)
+        for name, frame, truth in (("test", splits.test, splits.truth_test),
+                                   ("validation", splits.val, splits.truth_val))
+        if len(frame)
+    }
+    notes = list(space.notes) + result.notes
+    if sample_weight is not None:
+        notes.append("Trained with sample weights: the trials, the final model and the validation objective are "
+                     "weighted; the held-out metrics below are unweighted.")
+    if result.interrupted:
+        notes.append("The search was interrupted (Ctrl-C); this is the best model found until then. "
+                     "Continue with --resume.")
+    metadata = {
+        "task": task,
+        "target_names": list(dataset.target_names),
+        "classes": splits.classes,
+        "class_dtype": splits.class_dtype,
+        "schema": [c.to_dict() for c in schema],
+        "profile": profile.to_dict(),
+        "space": space.to_dict(),
+        "best_hyperparameters": result.values,
+        "metrics": evaluation,
+        "objective": result.objective,
+        "budget": {"requested": str(budget), "seconds_before_export": round(time.monotonic() - started, 2),
+                   "search_seconds": round(result.search_seconds, 2), "fit_seconds": round(result.fit_seconds, 2),
+                   "max_trials": max_trials},
+        "hyperband": result.plan.to_dict(),
+        "seed": seed,
+        "splits": {"train": len(splits.train), "validation": len(splits.val), "test": len(splits.test)},
+        "preprocessing": prep.to_dict(),
+        "rationale": [
+            {"hyperparameter": n, "value": result.values.get(n, hp.value), "rules": hp.rules, "why": hp.why}
+            for n, hp in space.hyperparameters.items()
+        ],
+        "notes": notes,
+        "final_model": result.final_model,
+        "interrupted": result.interrupted,
+    }
+    artifacts = export.RunArtifacts(model=model, metadata=metadata, leaderboard=result.leaderboard,
+                                    history=result.history, progress=result.progress)
+    return artifacts, result
+
+
+def _as_target(y: np.ndarray, task: str) -> np.ndarray:
+    if task == "binary":
+        return y.astype("float32").reshape(-1, 1)
+    if task == "multiclass":
+        return y.astype("int64")
+    return y.astype("float32").reshape(len(y), -1)
+
+
+def _predict(model, frame: pd.DataFrame, schema: list[Column]) -> np.ndarray:
+    from autoann.schema import to_model_inputs
+
+    return np.asarray(model.predict(to_model_inputs(frame, schema), batch_size=4096, verbose=0))
