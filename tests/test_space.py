@@ -41,7 +41,7 @@ def test_file_round_trip(tmp_path):
         ({"dropout": {"float": [0.0, 2.0]}}, "cannot be 2.0"),
         ({"n_layers": {"int": [1, 3], "float": [1, 2]}}, "exactly one of"),
         ({"n_layers": {"int": [1, 3], "sampling": "log"}}, "unknown key"),
-        ({"task": {"int": [1, 2]}}, "cannot be a int range"),
+        ({"optimizer": {"int": [1, 2]}}, "cannot be a int range"),
         ({"learning_rate": {"float": [1e-4, 1e-2], "active_if": {"optimizer": ["adam"]}}}, "not in the space"),
     ],
 )

@@ -6,15 +6,15 @@ the ids of the rules that set it and why. Its YAML form is meant to be read,
 edited by hand and fed back to ``autoann train --space``; ``to_dict`` and
 ``from_dict`` are exact inverses.
 
-Which names exist, and what values they accept, is declared once in
-:data:`KNOWN`: the rule loader, the ``--set`` parser and the space loader all
-check against it, and the model builder reads only these names.
+Which names exist, what values they accept and their defaults are declared
+once in :data:`autoann.space._vocabulary.KNOWN`; :func:`normalized` checks
+every hyperparameter against it (the rule loader, the ``--set`` parser and
+the space loader all go through it).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,148 +22,9 @@ import yaml
 
 from autoann._io import read_user_text
 from autoann.errors import SpaceError
+from autoann.space._vocabulary import KNOWN, Declared, default_of, is_number, unknown_name
 
 SPACE_FORMAT = 1
-
-#: The activation families: each is a consistent bundle (G-ACT-2, G-ACT-3,
-#: G-ACT-4, G-INIT-2..4, G-REG-4). The search chooses a family, never its parts
-#: one by one, so SELU never meets batch norm or plain dropout.
-FAMILIES: dict[str, dict[str, Any]] = {
-    "selu": {
-        "activation": "selu",
-        "initializer": "lecun_normal",
-        "dropout_layer": "alpha",
-        "batch_norm": False,
-        "guidelines": ["G-ACT-2", "G-INIT-4", "G-REG-4", "G-DEF-2"],
-    },
-    "elu": {
-        "activation": "elu",
-        "initializer": "he_normal",
-        "dropout_layer": "standard",
-        "batch_norm": None,  # decided by the batch_norm hyperparameter
-        "guidelines": ["G-ACT-3", "G-INIT-4", "G-DEF-1"],
-    },
-    "leaky_relu": {
-        "activation": "leaky_relu",
-        "initializer": "he_normal",
-        "dropout_layer": "standard",
-        "batch_norm": None,
-        "guidelines": ["G-ACT-4", "G-ACT-5", "G-INIT-3"],
-    },
-    "relu": {
-        "activation": "relu",
-        "initializer": "he_normal",
-        "dropout_layer": "standard",
-        "batch_norm": None,
-        "guidelines": ["G-ARCH-7", "G-INIT-3"],
-    },
-    "gelu": {
-        "activation": "gelu",
-        "initializer": "he_normal",
-        "dropout_layer": "standard",
-        "batch_norm": None,
-        "guidelines": ["G-ACT-5", "G-INIT-3"],
-    },
-    "tanh": {
-        "activation": "tanh",
-        "initializer": "glorot_uniform",
-        "dropout_layer": "standard",
-        "batch_norm": None,
-        "guidelines": ["G-ARCH-7", "G-INIT-2"],
-    },
-}
-
-
-@dataclass(frozen=True)
-class Declared:
-    """What one hyperparameter name accepts."""
-
-    kind: str  # "int", "float", "str", "bool"
-    doc: str
-    values: tuple[Any, ...] | None = None  # allowed values for str names
-    low: float | None = None  # inclusive bounds for numbers
-    high: float | None = None
-
-
-#: Every hyperparameter autoann knows. The model builder and the search read
-#: only these; a rule or space file naming anything else is rejected on load.
-KNOWN: dict[str, Declared] = {
-    # inputs and outputs (G-IN-*, G-OUT-*)
-    "task": Declared("str", "binary, multiclass, regression or multi_regression",
-                     ("binary", "multiclass", "regression", "multi_regression")),
-    "output_units": Declared("int", "units of the output layer", low=1),
-    "output_activation": Declared("str", "activation of the output layer",
-                                  ("sigmoid", "softmax", "linear", "softplus",
-                                   "scaled_tanh", "scaled_sigmoid")),
-    "output_scale": Declared("float", "s for s*tanh / s*sigmoid bounded outputs", low=0.0),
-    "output_offset": Declared("float", "centre of a bounded regression target"),
-    "loss": Declared("str", "training loss",
-                     ("binary_crossentropy", "sparse_categorical_crossentropy",
-                      "mse", "mae", "huber")),
-    "metric": Declared("str", "the validation metric the search optimizes",
-                       ("auc", "accuracy", "log_loss", "rmse", "mae")),
-    "target_scaling": Declared("str", "how regression targets are scaled while training",
-                               ("standardize", "none")),
-    "numeric_scaling": Declared("str", "how numeric inputs are scaled",
-                                ("standardize", "none")),
-    "missing_indicators": Declared("bool", "add a 0/1 input per numeric column with missing values"),
-    "onehot_max_cardinality": Declared("int", "categoricals with more levels get an embedding", low=2),
-    "embedding_dim_max": Declared("int", "largest embedding width", low=1),
-    # architecture (G-ARCH-*)
-    "n_layers": Declared("int", "hidden layers", low=1, high=64),
-    "units_first": Declared("int", "units of the first hidden layer", low=1, high=8192),
-    "units_min": Declared("int", "no hidden layer is narrower than this", low=1),
-    "shrink": Declared("float", "width ratio of each layer to the previous (1.0 = equal widths)",
-                       low=0.1, high=1.0),
-    "max_params_per_row": Declared("float", "parameter-count guard: weights per training row", low=0.0),
-    "min_params_cap": Declared("int", "the guard never caps capacity below this many weights", low=0),
-    # convolutional networks for images (G-IN-2, G-CNN-*)
-    "image_size": Declared("int", "side the model resizes images to before the first convolution (0 = stored size)",
-                           low=0, high=1024),
-    "conv_blocks": Declared("int", "convolutional blocks, each ending in 2x2 pooling", low=1, high=8),
-    "convs_per_block": Declared("int", "convolutions in each block", low=1, high=4),
-    "filters_first": Declared("int", "filters of the first block; doubled after each pooling step", low=1, high=1024),
-    "kernel_size": Declared("int", "side of every convolution kernel", low=1, high=11),
-    "conv_type": Declared("str", "ordinary or depthwise-separable convolutions", ("standard", "separable")),
-    "pooling": Declared("str", "pooling after each block", ("max", "average")),
-    "augment_flip": Declared("str", "random flips while training",
-                             ("none", "horizontal", "vertical", "horizontal_and_vertical")),
-    "augment_rotation": Declared("float", "largest random rotation while training, as a fraction of a full turn",
-                                 low=0.0, high=0.5),
-    "augment_shift": Declared("float", "largest random shift while training, as a fraction of the side",
-                              low=0.0, high=0.5),
-    "augment_zoom": Declared("float", "largest random zoom in or out while training, as a fraction", low=0.0, high=0.5),
-    "backbone_trainable": Declared("str", "which layers of a pretrained backbone train (G-ARCH-8)",
-                                   ("frozen", "top", "all")),
-    # activation, initialization, normalization (G-ACT-*, G-INIT-*, G-BN-*)
-    "activation_family": Declared("str", "joint choice of activation, initializer, dropout kind, batch norm",
-                                  tuple(FAMILIES)),
-    "batch_norm": Declared("bool", "batch normalization in hidden layers (not for selu)"),
-    "batch_norm_position": Declared("str", "batch norm before or after the activation",
-                                    ("before", "after")),
-    # regularization (G-REG-*)
-    "dropout": Declared("float", "dropout (alpha dropout for selu) rate on the top hidden layers",
-                        low=0.0, high=0.9),
-    "dropout_layers": Declared("int", "how many of the top hidden layers get dropout", low=0),
-    "l2": Declared("float", "L2 weight penalty on every hidden layer", low=0.0),
-    "l1": Declared("float", "L1 weight penalty on every hidden layer", low=0.0),
-    "max_norm": Declared("float", "max-norm constraint r on incoming weights (0 = off)", low=0.0),
-    "mc_dropout_samples": Declared("int", "forward passes for Monte Carlo dropout (0 = off)", low=0),
-    # optimization (G-OPT-*, G-LR-*, G-GRAD-*)
-    "optimizer": Declared("str", "optimizer",
-                          ("nadam", "adam", "sgd_nesterov", "rmsprop", "adamax", "adagrad")),
-    "learning_rate": Declared("float", "peak learning rate of adaptive optimizers", low=0.0),
-    "learning_rate_sgd": Declared("float", "peak learning rate of SGD with Nesterov momentum", low=0.0),
-    "momentum": Declared("float", "momentum of SGD", low=0.0, high=1.0),
-    "schedule": Declared("str", "learning-rate schedule",
-                         ("one_cycle", "exponential", "performance", "constant")),
-    "clipnorm": Declared("float", "global-norm gradient clipping threshold (0 = off)", low=0.0),
-    # batch size, epochs, early stopping (G-BATCH-*, G-REG-1)
-    "batch_size": Declared("int", "mini-batch size", low=1),
-    "max_epochs": Declared("int", "epochs of the longest Hyperband round", low=1),
-    "patience": Declared("int", "early-stopping patience in epochs", low=1),
-    "class_weight": Declared("str", "class weighting for imbalanced classes", ("none", "balanced")),
-}
 
 
 @dataclass
@@ -224,9 +85,7 @@ class Hyperparameter:
     def from_dict(cls, name: str, spec: Any, where: str = "space") -> "Hyperparameter":
         """Parse the YAML form; a bare scalar means a fixed value."""
         if not isinstance(spec, dict):
-            hp = cls(name=name, kind="fixed", value=spec)
-            check_hyperparameter(hp, where)
-            return hp
+            return normalized(cls(name=name, kind="fixed", value=spec), where)
         kinds = [k for k in ("value", "choice", "int", "float") if k in spec]
         if len(kinds) != 1:
             raise SpaceError(
@@ -253,7 +112,7 @@ class Hyperparameter:
         else:
             bounds = spec[kind]
             if not (isinstance(bounds, list) and len(bounds) == 2
-                    and all(_is_number(b) for b in bounds)):
+                    and all(is_number(b) for b in bounds)):
                 raise SpaceError(
                     f"{where}: '{name}.{kind}' must be a list [low, high] of two numbers; got {bounds!r}."
                 )
@@ -271,100 +130,74 @@ class Hyperparameter:
             hp.active_if = {str(k): list(v) for k, v in active_if.items()}
         hp.rules = [str(r) for r in spec.get("rules", [])]
         hp.why = [str(w) for w in spec.get("why", [])]
-        check_hyperparameter(hp, where)
-        return hp
+        return normalized(hp, where)
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+def normalized(hp: Hyperparameter, where: str = "space") -> Hyperparameter:
+    """``hp`` checked against its declaration and returned in canonical form; ``hp`` itself is left as it was.
 
-
-def _fits(declared: Declared, value: Any) -> bool:
-    if declared.kind == "bool":
-        return isinstance(value, bool)
-    if declared.kind == "str":
-        return isinstance(value, str) and (declared.values is None or value in declared.values)
-    if declared.kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
-        return False
-    if declared.kind == "float" and not _is_number(value):
-        return False
-    if declared.low is not None and value < declared.low:
-        return False
-    if declared.high is not None and value > declared.high:
-        return False
-    return True
-
-
-def _expected(declared: Declared) -> str:
-    if declared.kind == "str" and declared.values:
-        return "one of " + ", ".join(declared.values)
-    if declared.kind == "bool":
-        return "true or false"
-    lo = "-inf" if declared.low is None else declared.low
-    hi = "inf" if declared.high is None else declared.high
-    return f"{'an integer' if declared.kind == 'int' else 'a number'} in [{lo}, {hi}]"
-
-
-def value_problem(name: str, value: Any) -> str | None:
-    """Why ``value`` can never be given to the known hyperparameter ``name``, or None if it can."""
-    declared = KNOWN[name]
-    if _fits(declared, value):
-        return None
-    return f"'{name}' must be {_expected(declared)}; got {value!r}"
-
-
-def typed_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Search results in their declared types (Keras Tuner hands booleans of a choice back as 0/1)."""
-    return {k: bool(v) if k in KNOWN and KNOWN[k].kind == "bool" and v in (0, 1) else v for k, v in values.items()}
-
-
-def check_hyperparameter(hp: Hyperparameter, where: str = "space") -> None:
-    """Raise :class:`SpaceError` unless ``hp`` is a known name with sane values."""
+    Canonical: a number range of a float name is a ``float`` range, int bounds
+    are ints, a fixed float is a float. Raises :class:`SpaceError` naming
+    ``where``, the name and the fix for an unknown name, a range or choice of
+    a ``fixed_only`` name, an empty or ill-formed range, or a value the name
+    does not take.
+    """
     declared = KNOWN.get(hp.name)
     if declared is None:
-        raise SpaceError(
-            f"{where}: unknown hyperparameter '{hp.name}'{_suggest(hp.name)}. "
-            f"Known names: {', '.join(sorted(KNOWN))}."
-        )
+        raise SpaceError(f"{where}: unknown hyperparameter {unknown_name(hp.name)}")
+    if declared.fixed_only:
+        _check_one_value(hp, declared, where)
+    hp = replace(hp, values=None if hp.values is None else list(hp.values))
     if hp.kind in ("int", "float"):
-        if declared.kind not in ("int", "float"):
-            raise SpaceError(
-                f"{where}: '{hp.name}' takes {_expected(declared)}, so it cannot be a "
-                f"{hp.kind} range; use 'value:' or 'choice:'."
-            )
-        if hp.kind == "int" and declared.kind == "float":
+        _check_range(hp, declared, where)
+        if declared.kind == "float":
             hp.kind = "float"
-        if hp.kind == "int" and not all(float(b).is_integer() for b in (hp.low, hp.high)):
-            raise SpaceError(f"{where}: '{hp.name}.int' bounds must be whole numbers; got [{hp.low}, {hp.high}].")
         if hp.kind == "int":
             hp.low, hp.high = int(hp.low), int(hp.high)
-        if hp.low > hp.high:
+    for candidate in hp.candidates():
+        if declared.kind == "float" and is_number(candidate):
+            candidate = float(candidate)
+        if not declared.accepts(candidate):
             raise SpaceError(
-                f"{where}: '{hp.name}' range is empty: low {hp.low} > high {hp.high}. Swap the bounds."
+                f"{where}: '{hp.name}' cannot be {candidate!r}: it takes {declared.expected()} ({declared.doc})."
             )
-        if hp.log and hp.low <= 0:
-            raise SpaceError(
-                f"{where}: '{hp.name}' uses log sampling, so its low bound must be > 0; got {hp.low}."
-            )
-        if hp.step is not None and not (_is_number(hp.step) and hp.step > 0):
-            raise SpaceError(f"{where}: '{hp.name}.step' must be a positive number; got {hp.step!r}.")
-    for value in hp.candidates():
-        if declared.kind == "float" and _is_number(value):
-            value = float(value)
-        if not _fits(declared, value):
-            raise SpaceError(
-                f"{where}: '{hp.name}' cannot be {value!r}: it takes {_expected(declared)} "
-                f"({declared.doc})."
-            )
-    if hp.kind == "fixed" and declared.kind == "float" and _is_number(hp.value):
+    if hp.kind == "fixed" and declared.kind == "float" and is_number(hp.value):
         hp.value = float(hp.value)
+    return hp
 
 
-def _suggest(name: str) -> str:
-    import difflib
+#: how a spec that offers several values is called in messages, by kind
+_FORMS = {"fixed": "a list", "choice": "a choice", "int": "a range", "float": "a range"}
 
-    close = difflib.get_close_matches(name, list(KNOWN), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+def _check_one_value(hp: Hyperparameter, declared: Declared, where: str) -> None:
+    """Raise unless the ``fixed_only`` name ``hp`` has one value (not a choice, range or list)."""
+    if hp.kind == "fixed" and not isinstance(hp.value, (list, tuple, dict)):
+        return
+    offered = {"fixed": hp.value, "choice": hp.values}.get(hp.kind, f"[{hp.low}, {hp.high}]")
+    example = offered[0] if isinstance(offered, list) and offered else declared.default
+    raise SpaceError(
+        f"{where}: '{hp.name}' takes one value per run ({declared.doc}), so it cannot be "
+        f"{_FORMS[hp.kind]} ({offered}); fix one value, "
+        f"e.g. '{hp.name}: {example}'."
+    )
+
+
+def _check_range(hp: Hyperparameter, declared: Declared, where: str) -> None:
+    """Raise unless ``hp``'s int/float range suits a number name and is well formed."""
+    if declared.kind not in ("int", "float"):
+        raise SpaceError(
+            f"{where}: '{hp.name}' takes {declared.expected()}, so it cannot be a "
+            f"{hp.kind} range; use 'value:' or 'choice:'."
+        )
+    if hp.kind == "int" and declared.kind == "int" and not all(float(b).is_integer() for b in (hp.low, hp.high)):
+        raise SpaceError(f"{where}: '{hp.name}.int' bounds must be whole numbers; got [{hp.low}, {hp.high}].")
+    if hp.low > hp.high:
+        raise SpaceError(f"{where}: '{hp.name}' range is empty: low {hp.low} > high {hp.high}. Swap the bounds.")
+    if hp.log and hp.low <= 0:
+        raise SpaceError(f"{where}: '{hp.name}' uses log sampling, so its low bound must be > 0; got {hp.low}.")
+    if hp.step is not None and not (is_number(hp.step) and hp.step > 0):
+        raise SpaceError(f"{where}: '{hp.name}.step' must be a positive number; got {hp.step!r}.")
 
 
 @dataclass
@@ -392,12 +225,22 @@ class SearchSpace:
             return default
         return hp.value
 
+    def setting(self, name: str) -> Any:
+        """The one value a run uses for the ``fixed_only`` name ``name``: as fixed, or its declared default."""
+        if not KNOWN[name].fixed_only:
+            raise ValueError(f"'{name}' can be searched, so no single setting exists; read it per trial.")
+        return self.fixed(name, default_of(name))
+
+    def largest(self, name: str) -> Any:
+        """The largest value ``name`` can take in this space (its declared default if absent)."""
+        if name not in self.hyperparameters:
+            return default_of(name)
+        return max(v for v in self.hyperparameters[name].candidates() if v is not None)
+
     def pin(self, name: str, value: Any, why: str = "pinned by --set") -> None:
         """Fix ``name`` to ``value`` (the ``--set name=value`` of the CLI)."""
-        hp = Hyperparameter(name=name, kind="fixed", value=value,
-                            rules=["user"], why=[why])
-        check_hyperparameter(hp, "--set")
-        self.hyperparameters[name] = hp
+        hp = Hyperparameter(name=name, kind="fixed", value=value, rules=["user"], why=[why])
+        self.hyperparameters[name] = normalized(hp, "--set")
         self.validate()
 
     def validate(self) -> None:
@@ -482,10 +325,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     name, raw = text.split("=", 1)
     name = name.strip()
     if name not in KNOWN:
-        raise SpaceError(
-            f"--set {text!r}: no hyperparameter is called '{name}'{_suggest(name)}. "
-            f"Known names: {', '.join(sorted(KNOWN))}."
-        )
+        raise SpaceError(f"--set {text!r}: no hyperparameter is called {unknown_name(name)}")
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
