@@ -39,7 +39,7 @@ def prepared(dataset: str, target: str, seed: int):
     from autoann.rules._engine import recommend
     from autoann.search._splits import split_dataset
     from autoann.search._trainer import _as_target
-    from autoann.search._network import TrainingData
+    from autoann.search._fit import TrainingData
     from autoann.search._preprocessing import fit_preprocessing, transform
     from autoann.schema import schema_from_list
 

@@ -13,7 +13,8 @@ import pytest
 
 from autoann.data._tables import load_data
 from autoann.errors import DataError
-from autoann.search._network import TrainingData, build_network, fit_network
+from autoann.search._fit import TrainingData, fit_network
+from autoann.search._network import build_network
 from autoann.search._preprocessing import fit_preprocessing, transform
 from autoann.schema import Column
 from autoann.search._splits import split_dataset

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from _tiny import BINARY_SPACE, SCHEMA, tiny_frame
-from autoann.search._network import TrainingData
+from autoann.search._fit import TrainingData
 from autoann.search._preprocessing import fit_preprocessing, transform
 from autoann.search._tuner import run_search
 from autoann.space._space import SearchSpace

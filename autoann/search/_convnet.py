@@ -27,6 +27,7 @@ from keras import layers
 
 from autoann.errors import DataError
 from autoann.layers import Augmentation, walk_layers
+from autoann.space import value
 
 #: augmentation hyperparameter -> the Keras layer doing it
 AUGMENTATIONS = ("augment_flip", "augment_rotation", "augment_shift", "augment_zoom")
@@ -48,15 +49,10 @@ def activated(x, family: dict[str, Any], bn_before: bool):
     return x
 
 
-def _value(values: dict[str, Any], name: str, default: Any) -> Any:
-    value = values.get(name)
-    return default if value is None else value
-
-
 def _augmented(x, values: dict[str, Any]):
     """``x`` through the :class:`Augmentation` the values ask for (none: ``x`` itself)."""
-    flip = str(_value(values, "augment_flip", "none"))
-    rotation, shift, zoom = (float(_value(values, n, 0.0)) for n in AUGMENTATIONS[1:])
+    flip = str(value(values, "augment_flip"))
+    rotation, shift, zoom = (float(value(values, n)) for n in AUGMENTATIONS[1:])
     if flip != "none" or rotation or shift or zoom:
         return Augmentation(flip, rotation, shift, zoom, name="augmentation")(x)
     return x
@@ -65,19 +61,19 @@ def _augmented(x, values: dict[str, Any]):
 def conv_features(pixels, values: dict[str, Any], family: dict[str, Any], regularizer: Any):
     """Convolutional blocks from standardized ``pixels`` to one feature vector per image."""
     x = pixels
-    size = int(_value(values, "image_size", 0))
+    size = int(value(values, "image_size"))
     if size and tuple(x.shape[1:3]) != (size, size):
         x = layers.Resizing(size, size, name="resize")(x)
     x = _augmented(x, values)
-    conv = layers.SeparableConv2D if _value(values, "conv_type", "standard") == "separable" else layers.Conv2D
-    pool = layers.AveragePooling2D if _value(values, "pooling", "max") == "average" else layers.MaxPooling2D
-    bn_before = _value(values, "batch_norm_position", "before") == "before"
-    kernel = int(_value(values, "kernel_size", 3))
-    filters = int(_value(values, "filters_first", 32))
+    conv = layers.SeparableConv2D if value(values, "conv_type") == "separable" else layers.Conv2D
+    pool = layers.AveragePooling2D if value(values, "pooling") == "average" else layers.MaxPooling2D
+    bn_before = value(values, "batch_norm_position") == "before"
+    kernel = int(value(values, "kernel_size"))
+    filters = int(value(values, "filters_first"))
     initializer = {"depthwise_initializer": family["initializer"], "pointwise_initializer": family["initializer"]} \
         if conv is layers.SeparableConv2D else {"kernel_initializer": family["initializer"]}
-    for _ in range(int(_value(values, "conv_blocks", 2))):
-        for _ in range(int(_value(values, "convs_per_block", 1))):
+    for _ in range(int(value(values, "conv_blocks"))):
+        for _ in range(int(value(values, "convs_per_block"))):
             x = conv(filters, kernel, padding="same", use_bias=not (family["batch_norm"] and bn_before),
                      **initializer, **_regularized(conv, regularizer))(x)
             x = activated(x, family, bn_before)
@@ -147,6 +143,6 @@ def backbone_features(pixels, values: dict[str, Any], path: str):
     if height and width and tuple(x.shape[1:3]) != (height, width):
         x = layers.Resizing(int(height), int(width), name="resize")(x)
     x = _augmented(x, values)
-    _set_trainable(backbone, str(_value(values, "backbone_trainable", "frozen")))
+    _set_trainable(backbone, str(value(values, "backbone_trainable")))
     x = backbone(x, training=False)
     return layers.GlobalAveragePooling2D(name="global_average")(x) if len(x.shape) == 4 else x

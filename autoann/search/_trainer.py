@@ -287,23 +287,23 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     import keras
 
     from autoann import export, metrics
-    from autoann.search._network import TrainingData
+    from autoann.search._fit import TrainingData
     from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
     from autoann.search._tuner import run_search
 
     task = profile.target.task
     keras.utils.set_random_seed(seed)
-    scale_target = task not in CLASSIFICATION and space.fixed("target_scaling", "standardize") == "standardize"
+    scale_target = task not in CLASSIFICATION and space.setting("target_scaling") == "standardize"
     splits = split_dataset(dataset, task, test_size=test_size, validation_size=validation_size,
                            seed=seed, target_scaling=scale_target, sample_weight=sample_weight)
     w_train, w_val = split_weights(splits)
     schema = schema_from_list(profile.feature_schema())
     prep = fit_preprocessing(
         splits.train, schema,
-        scale=space.fixed("numeric_scaling", "standardize") == "standardize",
-        indicators=bool(space.fixed("missing_indicators", True)),
-        onehot_max_cardinality=int(space.fixed("onehot_max_cardinality", 30)),
-        embedding_dim_max=int(space.fixed("embedding_dim_max", 50)),
+        scale=space.setting("numeric_scaling") == "standardize",
+        indicators=bool(space.setting("missing_indicators")),
+        onehot_max_cardinality=int(space.setting("onehot_max_cardinality")),
+        embedding_dim_max=int(space.setting("embedding_dim_max")),
         backbone=backbone,
     )
     x_train, x_val = transform(prep, schema, [splits.train, splits.val])

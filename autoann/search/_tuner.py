@@ -31,7 +31,10 @@ import pandas as pd
 
 from autoann.search._budget import SearchPlan, plan_search
 from autoann.errors import AutoANNError, BudgetError
-from autoann.search._network import AutoANNHyperModel, TrainingData, build_network, declare, fit_network, objective
+from autoann.search._fit import TrainingData, fit_network
+from autoann.search._hypermodel import AutoANNHyperModel
+from autoann.search._hyperparameters import declare, objective
+from autoann.search._network import build_network
 from autoann.search._preprocessing import Preprocessing
 from autoann.space import SearchSpace, typed_values
 

@@ -1,0 +1,46 @@
+"""Keras Tuner's view of a :class:`SearchSpace`: build a trial's network from ``hp``, fit it on cached tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from autoann.search._fit import FitRecord, TrainingData, fit_network
+from autoann.search._hyperparameters import declare
+from autoann.search._network import build_network
+from autoann.search._preprocessing import Preprocessing
+from autoann.space import SearchSpace
+
+
+class AutoANNHyperModel(kt.HyperModel):
+    """Keras Tuner's view of a SearchSpace: build from ``hp``, fit on cached tensors."""
+
+    def __init__(self, space: SearchSpace, prep: Preprocessing, data: TrainingData, *,
+                 seed: int = 0, verbose: int = 0):
+        super().__init__(name="autoann")
+        self.space, self.prep, self.data = space, prep, data
+        self.seed, self.verbose = seed, verbose
+        self.deadline = float("inf")
+        self.last: FitRecord | None = None
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        keras.utils.set_random_seed(self.seed)
+        return build_network(declare(hp, self.space), self.prep, weighted_metrics=self.data.sample_weighted)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any):
+        values = {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
+        record = fit_network(
+            model, values, self.data,
+            epochs=int(kwargs.get("epochs", hp.values.get("tuner/epochs", 1))),
+            initial_epoch=int(kwargs.get("initial_epoch", 0)),
+            deadline=self.deadline, seed=self.seed, verbose=self.verbose,
+            callbacks=kwargs.get("callbacks"),
+        )
+        self.last = record
+        if record.diverged:
+            raise kt.errors.FailedTrialError(f"diverged: {record.diverged} (G-GRAD-4)")
+        history = keras.callbacks.History()
+        history.history = record.history
+        return history
