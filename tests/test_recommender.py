@@ -7,11 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autoann.errors import ParameterError, SpaceError
-from autoann.rules._engine import (
-    apply_pin, count_dense_params, largest_network, layer_widths, recommend, recommend_from_facts,
-)
+from autoann.rules._engine import apply_pin, recommend, recommend_from_facts
+from autoann.rules._guard import largest_network
 from autoann.rules._loader import DEFAULT_FACTS, load_builtin_rules
-from autoann.space._space import FAMILIES, SearchSpace
+from autoann.space import FAMILIES, SearchSpace, count_dense_params, layer_widths
 
 RULES = load_builtin_rules()
 BREAST_CANCER = {"n_rows": 569, "n_features": 30, "n_numeric": 30, "n_categorical": 0, "input_width": 30,

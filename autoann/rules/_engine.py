@@ -9,11 +9,11 @@ Engine semantics (the rules themselves are data in ``autoann/rules/builtin/*.yam
    facts it checked, and marks replaced settings "overridden by X".
 2. ``--set`` pins are applied (hyperparameters that a pin makes unreachable,
    e.g. ``batch_norm`` once ``activation_family=selu``, are dropped).
-3. The parameter-count guard (G-ARCH-6, :func:`apply_param_guard`): rules set
-   ``max_params_per_row`` and ``min_params_cap``; if the largest network the
-   space allows has more weights than ``max(min_params_cap, max_params_per_row
-   * n_rows)``, the ``units_first`` upper bound, then the ``n_layers`` one, is
-   lowered until it fits. Pinned values are never changed.
+3. The parameter-count guard (G-ARCH-6, :func:`autoann.rules._guard.apply_param_guard`):
+   rules set ``max_params_per_row`` and ``min_params_cap``; if the largest
+   network the space allows has more weights than ``max(min_params_cap,
+   max_params_per_row * n_rows)``, the ``units_first`` upper bound, then the
+   ``n_layers`` one, is lowered until it fits. Pinned values are never changed.
 4. Consistency: batch norm is never active for SELU (G-ACT-2), conditionals
    whose parent can no longer take their values are dropped, and
    :meth:`SearchSpace.validate` checks every ``active_if`` parent.
@@ -25,18 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from autoann.space import count_dense_params, layer_widths
-from autoann.rules._conditions import format_value, plain_fact
 from autoann.errors import ParameterError, SpaceError
-from autoann.profiling import FACTS
 from autoann.params import validate_params
+from autoann.profiling import FACTS
+from autoann.rules._conditions import format_value, plain_fact
+from autoann.rules._guard import apply_param_guard
 from autoann.rules._loader import Rule, load_rules
 from autoann.space import KNOWN, Hyperparameter, SearchSpace, parse_assignment
 
-__all__ = ["Recommendation", "RuleOutcome", "apply_param_guard", "count_dense_params", "largest_network",
-           "layer_widths", "recommend", "recommend_from_facts"]
-
-GUARD_ID = "ARCH-PARAM-GUARD"
+__all__ = ["Recommendation", "RuleOutcome", "apply_pin", "recommend", "recommend_from_facts"]
 
 
 @dataclass
@@ -203,92 +200,6 @@ def _make_consistent(space: SearchSpace) -> None:
             bn.why.append("only for non-SELU families: SELU self-normalizes without batch norm (G-ACT-2)")
     for name in _unreachable(space):
         del space.hyperparameters[name]
-    if family is not None and "selu" in family.candidates() and space.fixed("numeric_scaling") == "none":
+    if family is not None and "selu" in family.candidates() and space.setting("numeric_scaling") == "none":
         space.notes.append("SELU is searched but numeric_scaling is 'none': SELU only self-normalizes "
                            "on standardized inputs (G-ACT-2, G-IN-3).")
-
-
-# -- the parameter-count guard (G-ARCH-6) ----------------------------------------
-
-
-def _largest(space: SearchSpace, name: str, default: float) -> float:
-    if name not in space:
-        return default
-    return max(v for v in space[name].candidates() if v is not None)
-
-
-def largest_network(space: SearchSpace, input_width: int, units_first: int | None = None,
-                    n_layers: int | None = None) -> int:
-    """Weights of the largest dense network ``space`` allows (widest shrink, most layers)."""
-    widths = layer_widths(
-        int(units_first if units_first is not None else _largest(space, "units_first", 64)),
-        int(n_layers if n_layers is not None else _largest(space, "n_layers", 2)),
-        float(_largest(space, "shrink", 1.0)),
-        int(_largest(space, "units_min", 1)),
-    )
-    return count_dense_params(input_width, widths, int(space.fixed("output_units", 1) or 1))
-
-
-def _values(hp: Hyperparameter) -> list[int]:
-    """Every value ``hp`` can take, ascending (int ranges expanded)."""
-    if hp.kind == "int":
-        return list(range(int(hp.low), int(hp.high) + 1))
-    return sorted(int(v) for v in hp.candidates())
-
-
-def _restrict(hp: Hyperparameter, top: int) -> None:
-    """Lower ``hp``'s largest value to ``top``; a range or choice left with one value becomes fixed."""
-    if hp.kind == "int":
-        hp.high = top
-    elif hp.kind == "choice":
-        hp.values = [v for v in hp.values or [] if v <= top]
-    if hp.default is not None and hp.default > top:
-        hp.default = top
-    remaining = sorted(set(hp.candidates()))
-    if len(remaining) == 1:
-        hp.kind, hp.value, hp.low, hp.high, hp.values = "fixed", remaining[0], None, None, None
-        hp.step, hp.log, hp.default = None, False, None
-
-
-def apply_param_guard(space: SearchSpace, facts: Mapping[str, Any]) -> list[str]:
-    """Lower the units_first (then n_layers) upper bound until the largest network fits the cap.
-
-    Returns the names it changed. Pinned (``user``) and fixed values are left
-    alone; if even the smallest allowed network is over the cap, a note says so.
-    """
-    if "max_params_per_row" not in space or "units_first" not in space:
-        return []
-    per_row = float(space.fixed("max_params_per_row", 0.0) or 0.0)
-    cap = int(max(float(space.fixed("min_params_cap", 0) or 0), per_row * facts["n_rows"]))
-    width = int(facts["input_width"])
-    before = largest_network(space, width)
-    if before <= cap:
-        return []
-    units_hp = space["units_first"]
-    layers_hp = space.hyperparameters.get("n_layers")
-    unit_options = [int(units_hp.value)] if units_hp.kind == "fixed" else _values(units_hp)
-    layer_options: list[int | None] = (
-        [None] if layers_hp is None or layers_hp.kind == "fixed" else list(_values(layers_hp))
-    )
-    for n_layers in reversed(layer_options):
-        fitting = [u for u in unit_options if largest_network(space, width, u, n_layers) <= cap]
-        if not fitting:
-            continue
-        top, changed = max(fitting), []
-        fewer_layers = n_layers is not None and n_layers < max(layer_options)  # type: ignore[type-var]
-        why = (f"{facts['n_rows']:,} rows: at most {cap:,} weights, so units_first <= {top}"
-               + (f" and n_layers <= {n_layers}" if fewer_layers else "")
-               + f" (the largest network had {before:,}; G-ARCH-6)")
-        for hp, new_top, lowered in ((units_hp, top, top < max(unit_options)), (layers_hp, n_layers, fewer_layers)):
-            if lowered:
-                _restrict(hp, new_top)
-                hp.rules.append(GUARD_ID)
-                hp.why.append(why)
-                changed.append(hp.name)
-        return changed
-    space.notes.append(
-        f"Even the smallest network the space allows has more than {cap:,} weights "
-        f"(max(min_params_cap, max_params_per_row x {facts['n_rows']:,} rows)); "
-        f"the guard does not change fixed or pinned sizes (G-ARCH-6)."
-    )
-    return []
