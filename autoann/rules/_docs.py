@@ -8,7 +8,7 @@ file is up to date.
 from __future__ import annotations
 
 from autoann.profiling import FACTS
-from autoann.rules._conditions import OPERATORS_BY_KIND, STR_FACT_VALUES
+from autoann.rules._conditions import OPERATORS_BY_KIND, STR_FACT_VALUES, format_value
 from autoann.rules._guidelines import ELSEWHERE, GUIDELINES
 from autoann.rules._loader import describe_then
 from autoann.space import KNOWN
@@ -54,10 +54,11 @@ def _writing_rules() -> list[str]:
           + (f" ({', '.join(STR_FACT_VALUES[name])})" if name in STR_FACT_VALUES else "") + " |"
           for name, fact in FACTS.items()],
         "",
-        "| Hyperparameter | Type | Meaning |",
-        "|---|---|---|",
-        *[f"| {name} | {d.kind}{' (' + ', '.join(d.values) + ')' if d.values else ''} | {d.doc} |"
-          for name, d in KNOWN.items()],
+        "| Hyperparameter | Type | Default | Meaning |",
+        "|---|---|---|---|",
+        *[f"| {name} | {d.kind}{' (' + ', '.join(d.values) + ')' if d.values else ''}"
+          f"{', one value per run' if d.fixed_only else ''} | {format_value(d.default)} | {d.doc}"
+          f"{'' if d.applies_to == 'any' else ' (' + d.applies_to + ' data)'} |" for name, d in KNOWN.items()],
         "",
     ]
     return out

@@ -8,7 +8,7 @@ A rule file (``autoann/rules/builtin/*.yaml``) is::
       - id: ACT-FAMILY                  # stable, unique, UPPER-KEBAB
         guideline: [G-ACT-1, G-ACT-2]   # ids of shared/guidelines.md
         when: {fact: n_rows, ge: 1000}  # optional (absent = always); autoann.rules._conditions
-        then: {n_layers: {int: [1, 3]}} # hyperparameter -> autoann.space._space spec
+        then: {n_layers: {int: [1, 3]}} # hyperparameter -> autoann.space spec
         why: "one line"
         note: "optional warning added to the space when the rule fires"
         docs: {known_problems: "...", example: "..."}
@@ -16,7 +16,7 @@ A rule file (``autoann/rules/builtin/*.yaml``) is::
 
 Everything is checked when the file loads, like pre-commit's manifest schema:
 unknown keys, unknown guideline ids, conditions against the declared facts,
-``then`` against :data:`autoann.space._space.KNOWN`, and the examples (partial facts
+``then`` against :data:`autoann.space.KNOWN`, and the examples (partial facts
 over :data:`DEFAULT_FACTS`) must fire / stay quiet. Errors raise
 :class:`RuleFileError` pointing at file ==> rule id ==> key. The only
 expression a value may hold is a fact reference, ``value: {fact: n_classes}``,
@@ -42,7 +42,7 @@ from autoann._io import read_user_text
 from autoann.errors import RuleFileError, SpaceError
 from autoann.profiling import FACTS
 from autoann.rules._guidelines import GUIDELINES
-from autoann.space import KNOWN, Hyperparameter
+from autoann.space import KNOWN, Hyperparameter, default_of
 
 RULES_FORMAT = 1
 #: the built-in files, in the order their rules are applied (later rules win)
@@ -126,17 +126,6 @@ def _build(name: str, spec: Any, where: str) -> Hyperparameter:
     return hp
 
 
-def _placeholder(name: str) -> Any:
-    """A valid value of ``name``, standing in for a fact reference while checking a spec."""
-    declared = KNOWN[name]
-    if declared.kind == "bool":
-        return False
-    if declared.kind == "str":
-        return (declared.values or ("x",))[0]
-    low = declared.low if declared.low is not None else 0
-    return max(int(low), 1) if declared.kind == "int" else float(max(low, 1.0))
-
-
 _COMPATIBLE = {"int": ("int",), "float": ("int", "float"), "bool": ("bool",), "str": ("str",)}
 
 
@@ -158,7 +147,7 @@ def _check_then(then: Any, where: str) -> dict[str, Any]:
                     f"{at}.value.fact: '{name}' takes {KNOWN[name].kind} values but fact '{ref}' is "
                     f"{FACTS[ref].kind}."
                 )
-            spec = {**spec, "value": _placeholder(name)}
+            spec = {**spec, "value": default_of(name)}  # a valid stand-in for the fact
         try:
             _build(str(name), spec, at)
         except SpaceError as exc:
@@ -360,7 +349,7 @@ def describe_then(rule: Rule) -> list[tuple[str, str]]:
     out = []
     for name, spec in rule.then.items():
         ref = _fact_ref(spec)
-        hp = _build(name, {**spec, "value": _placeholder(name)} if ref else spec, rule.id)
+        hp = _build(name, {**spec, "value": default_of(name)} if ref else spec, rule.id)
         text = f"the fact {ref}" + describe_hp(hp)[len(format_value(hp.value)):] if ref else describe_hp(hp)
         if hp.why:
             text += f" ({hp.why[0]})"
