@@ -4,8 +4,10 @@ import keras
 import pytest
 
 from _tiny import SCHEMA, tiny_frame
+from autoann.rules._guard import largest_network
 from autoann.search._network import build_network, hidden_widths
 from autoann.search._preprocessing import fit_preprocessing
+from autoann.space import FAMILIES, SearchSpace, default_of, layer_widths
 
 BASE = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
         "metric": "auc", "n_layers": 3, "units_first": 32, "shrink": 0.5, "units_min": 4, "dropout": 0.2,
@@ -76,3 +78,32 @@ def test_sgd_uses_nesterov_and_global_clipnorm(prep):
                            "clipnorm": 1.0, "activation_family": "elu"}, prep)
     opt = model.optimizer
     assert opt.nesterov and opt.momentum == 0.9 and opt.global_clipnorm == 1.0
+
+
+def test_empty_values_build_the_declared_defaults(prep):
+    model = build_network({}, prep)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    hidden, out = dense[:-1], dense[-1]
+    widths = layer_widths(*(default_of(n) for n in ("units_first", "n_layers", "shrink", "units_min")))
+    assert [layer.units for layer in hidden] == widths
+    family = FAMILIES[default_of("activation_family")]
+    assert all(layer.activation.__name__ == "linear" for layer in hidden)  # the activation is its own layer
+    assert [layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)] \
+        == [family["activation"]] * len(widths)
+    assert all(type(layer.kernel_initializer).__name__ == "HeNormal" for layer in hidden)
+    assert out.units == default_of("output_units") and out.activation.__name__ == default_of("output_activation")
+    assert model.loss == default_of("loss")
+    assert type(model.optimizer).__name__.lower() == default_of("optimizer")
+    assert float(model.optimizer.learning_rate) == pytest.approx(default_of("learning_rate"))
+    names = kinds(model)
+    assert "Dropout" not in names and "BatchNormalization" not in names  # dropout 0.0, batch_norm false
+
+
+def test_guard_counts_the_network_that_is_built(prep):
+    """With no units_min in the space, the guard and the builder both use its declared default."""
+    space = SearchSpace.from_dict({"hyperparameters": {
+        "output_units": 1, "n_layers": {"int": [1, 3]}, "units_first": {"int": [8, 16]}, "shrink": 0.1}})
+    assert not prep.embedded and "units_min" not in space
+    largest = build_network({"output_units": 1, "n_layers": 3, "units_first": 16, "shrink": 0.1}, prep)
+    built = sum(layer.count_params() for layer in largest.layers if isinstance(layer, keras.layers.Dense))
+    assert largest_network(space, prep.dense_width) == built

@@ -179,7 +179,7 @@ def _check_one_value(hp: Hyperparameter, declared: Declared, where: str) -> None
     raise SpaceError(
         f"{where}: '{hp.name}' takes one value per run ({declared.doc}), so it cannot be "
         f"{_FORMS[hp.kind]} ({offered}); fix one value, "
-        f"e.g. '{hp.name}: {example}'."
+        f"e.g. '{hp.name}{'=' if where == '--set' else ': '}{example}'."
     )
 
 

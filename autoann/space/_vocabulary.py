@@ -229,7 +229,7 @@ def value_problem(name: str, given: Any) -> str | None:
     if declared.accepts(given):
         return None
     if declared.fixed_only and isinstance(given, (list, tuple, dict)):
-        return f"'{name}' takes one fixed value, {declared.expected()}; got {given!r}"
+        return f"'{name}' takes one value per run ({declared.doc}), {declared.expected()}; got {given!r}"
     return f"'{name}' must be {declared.expected()}; got {given!r}"
 
 
