@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoann.data._tables import MIN_ROWS, TASKS, Dataset, load_data, read_table
+from autoann.data import TASKS, Dataset, load_data, read_table
+from autoann.data._dataset import MIN_ROWS
 from autoann.errors import DataError
 
 

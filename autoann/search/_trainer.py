@@ -26,7 +26,6 @@ from autoann.profiling import Profile, profile_dataset
 from autoann.schema import Column, schema_from_list
 from autoann.space import SearchSpace
 from autoann.search._splits import split_dataset, split_weights
-from autoann.data import align_sample_weight, check_sample_weight
 
 #: Seconds kept for the final evaluation and the export (model.keras,
 #: SavedModel tracing, plots); measured ~6-8 s on 2 cores, see docs/benchmarks.md.
@@ -207,10 +206,8 @@ def fit_run(
                             "goal": goal, "verbose": verbose})
     end = started + parse_duration(time_budget)
     emit = on_event or (lambda kind, payload: None)
-    weights = None if sample_weight is None else check_sample_weight(sample_weight)
-    dataset = load_data(data, target, task=task)
-    if weights is not None:
-        weights = align_sample_weight(weights, dataset, data, target)
+    dataset = load_data(data, target, task=task, sample_weight=sample_weight)
+    weights = dataset.sample_weight
     profile = profile_dataset(dataset)
     if backbone is not None:
         check_backbone(backbone, profile)

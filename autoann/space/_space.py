@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from autoann._io import read_user_text
+from autoann.data import TASKS
 from autoann.errors import SpaceError
 
 SPACE_FORMAT = 1
@@ -89,8 +90,7 @@ class Declared:
 #: only these; a rule or space file naming anything else is rejected on load.
 KNOWN: dict[str, Declared] = {
     # inputs and outputs (G-IN-*, G-OUT-*)
-    "task": Declared("str", "binary, multiclass, regression or multi_regression",
-                     ("binary", "multiclass", "regression", "multi_regression")),
+    "task": Declared("str", "binary, multiclass, regression or multi_regression", TASKS),
     "output_units": Declared("int", "units of the output layer", low=1),
     "output_activation": Declared("str", "activation of the output layer",
                                   ("sigmoid", "softmax", "linear", "softplus",
