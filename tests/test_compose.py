@@ -137,3 +137,50 @@ def test_a_fit_from_handed_on_parts_does_no_rework_and_finds_the_same(parts, fro
     pd.testing.assert_frame_equal(from_file.leaderboard.drop(columns=TIMING, errors="ignore"),
                                   composed.leaderboard.drop(columns=TIMING, errors="ignore"))
     assert composed.metrics["test"] == pytest.approx(from_file.metrics["test"])
+
+
+# -- the estimators hand X and y on as one Dataset -----------------------------------------------
+
+
+class Handed(Exception):
+    """Raised by the stand-in fit_run, carrying the Dataset it was given."""
+
+
+@pytest.fixture
+def handed(monkeypatch):
+    """fit_run replaced by a stand-in that raises :class:`Handed` with its data; task inference made to raise."""
+    import autoann.data._task as task_module
+    import autoann.search
+
+    def stand_in(data, target=None, **knobs):
+        raise Handed(data, target, knobs)
+
+    def no_inference(*args, **kwargs):
+        raise AssertionError("the task was inferred again although the estimator fixed it")
+
+    monkeypatch.setattr(autoann.search, "fit_run", stand_in)
+    monkeypatch.setattr(task_module, "infer_task", no_inference)
+
+
+def test_the_classifier_hands_x_and_y_through_without_merging(handed):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=30), "y": rng.normal(size=30)})  # a feature that is named y
+    labels = np.array(["cat", "dog", "cow"] * 10)
+    with pytest.raises(Handed) as info:
+        autoann.AutoANNClassifier().fit(X, labels, sample_weight=np.arange(30.0))
+    dataset, target, knobs = info.value.args
+    assert target is None and "task" not in knobs and "sample_weight" not in knobs
+    assert list(dataset.features.columns) == ["a", "y"] and dataset.target_names == ["__autoann_target__"]
+    assert dataset.target.iloc[:, 0].tolist() == [0, 2, 1] * 10  # class codes, in sorted label order
+    assert dataset.task == "multiclass" and "AutoANNClassifier" in dataset.task_reason
+    assert dataset.sample_weight.tolist() == list(np.arange(30.0))
+
+
+def test_the_regressor_hands_images_and_targets_through(handed):
+    x = np.random.default_rng(0).integers(0, 255, size=(12, 4, 4), dtype=np.uint8)
+    y = np.linspace(0, 1, 24).reshape(12, 2)
+    with pytest.raises(Handed) as info:
+        autoann.AutoANNRegressor().fit(x, y)
+    dataset = info.value.args[0]
+    assert dataset.images.images.shape == (12, 4, 4, 1) and dataset.target_names == ["y0", "y1"]
+    assert dataset.task == "multi_regression" and np.allclose(dataset.target.to_numpy(), y)
