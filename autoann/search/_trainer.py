@@ -187,8 +187,8 @@ def fit_run(
     (then no ``target``). ``profile``: the Dataset's Profile, if already made;
     ``space``: a SearchSpace, a Recommendation (its space), a YAML path, or
     None to recommend one. What is given is not computed again, only checked
-    to describe this data. ``workdir`` holds Keras Tuner's search state. The budget clock starts here.
-    ``sample_weight`` gives one non-negative, finite weight per row of ``data``
+    to describe this data. ``workdir`` holds Keras Tuner's search state.
+    The budget clock starts here. ``sample_weight`` gives one non-negative, finite weight per row of ``data``
     (rows whose target is missing are dropped together with their weight);
     every trial and the final model train with it (times the balanced class
     weights when the space asks for them), and the validation objective is
