@@ -10,6 +10,8 @@ received and how to fix it. Pillow decodes PNG, JPEG, BMP and GIF without
 importing TensorFlow, so ``autoann profile images/`` stays fast. A folder is
 read in two passes, headers (sizes, modes) then pixels, each image resized as
 it is decoded: memory holds the resized set, not every original photo.
+:func:`load_image_data` makes the labeled set a :class:`~autoann.data.Dataset`;
+resizing and channel conversion live in :mod:`autoann.data._pixels`.
 """
 
 from __future__ import annotations
