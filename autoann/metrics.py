@@ -17,9 +17,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from autoann.data import CLASSIFICATION
 from autoann.errors import DataError
 
-CLASSIFICATION = ("binary", "multiclass")
 PRIMARY = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "multi_regression": "rmse"}
 
 # G-PROC-2 thresholds, on the loss curves (the loss is the one curve every task

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoann.data._tables import MIN_ROWS, TASKS, Dataset, load_data, read_table
+from autoann.data import TASKS, Dataset, load_data, read_table
+from autoann.data._dataset import MIN_ROWS
 from autoann.errors import DataError
 
 
@@ -219,6 +220,17 @@ def test_dataframe_with_an_array_target(make_frame):
     frame = make_frame().drop(columns="y")
     data = load_data(frame, np.array([0, 1, 2] * 20))
     assert data.target_names == ["y"] and data.task == "multiclass" and list(data.features) == ["a", "colour"]
+
+
+def test_an_array_target_is_kept_apart_from_the_features(make_frame):
+    """y given as an array is not merged into X: a feature named y stays a feature, the target gets the reserved name."""
+    frame = make_frame()  # its "y" column is a feature here
+    labels = np.array([0, 1, 2, None] * 15, dtype=object)
+    data = load_data(frame, labels, task="multiclass", task_reason="Set by the caller.")
+    assert list(data.features.columns) == ["a", "colour", "y"] and data.target_names == ["__autoann_target__"]
+    assert data.task_reason == "Set by the caller."  # a task given with its reason is taken as decided
+    assert data.kept_rows.tolist() == [True, True, True, False] * 15 and data.n_rows_dropped_missing_target == 15
+    assert (data.features["a"].to_numpy() == frame["a"].to_numpy()[data.kept_rows]).all()
 
 
 def test_numpy_string_labels():

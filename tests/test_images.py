@@ -10,7 +10,8 @@ from PIL import Image
 
 import autoann.data._images as images_module
 from autoann.errors import DataError
-from autoann.data._images import (IMAGE_SUFFIXES, conform, from_arrays, is_image_source, load_images, read_image_folder,
+from autoann.data._pixels import conform
+from autoann.data._images import (IMAGE_SUFFIXES, from_arrays, is_image_source, load_images, read_image_folder,
                             read_npz)
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoann.data._tables import load_data
+from autoann.data import _tables as tables
+from autoann.data import load_data
 from autoann.errors import DataError
 from autoann.search._fit import TrainingData, fit_network
 from autoann.search._network import build_network
@@ -90,17 +91,25 @@ def test_fit_run_refuses_bad_weights_before_any_training(tmp_path):
     assert not (tmp_path / "w").exists()  # refused before the search state was created
 
 
-def test_weights_follow_their_rows_when_targets_are_missing(tmp_path):
-    """load_data drops rows without a target; their weights go with them."""
+def test_weights_follow_their_rows_when_targets_are_missing(tmp_path, monkeypatch):
+    """load_data drops rows without a target; their weights go with them, by the Dataset's kept-row mask."""
     frame, y, _ = conflicting(20)
     frame["y"] = pd.Series(np.where(y == 1, "yes", "no"), dtype=object)
     frame.loc[[3, 17], "y"] = None
     frame["rid"] = np.arange(40.0)  # a row id, to check which weight each kept row got
-    from autoann.data._weights import align_sample_weight
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    reads = []
+    monkeypatch.setattr(tables, "read_table", lambda p, read=tables.read_table: reads.append(p) or read(p))
 
-    dataset = load_data(frame, "y")
-    weights = align_sample_weight(frame["rid"].to_numpy() * 10, dataset, frame, "y")
-    assert len(weights) == 38 and (weights == dataset.features["rid"].to_numpy() * 10).all()
+    for data in (frame, path):
+        dataset = load_data(data, "y", sample_weight=frame["rid"].to_numpy() * 10)
+        assert len(dataset.sample_weight) == 38 and dataset.n_rows_dropped_missing_target == 2
+        assert (dataset.sample_weight == dataset.features["rid"].to_numpy() * 10).all()
+        assert not dataset.kept_rows[[3, 17]].any() and dataset.kept_rows.sum() == 38
+    assert reads == [path]  # the file was read once: the weights did not read it again
+    with pytest.raises(DataError, match="sample_weight has 39 values but the data has 40 rows"):
+        load_data(frame, "y", sample_weight=np.ones(39))
 
 
 def test_split_uses_the_rows_indices_for_the_weights():

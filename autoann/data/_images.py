@@ -10,6 +10,8 @@ received and how to fix it. Pillow decodes PNG, JPEG, BMP and GIF without
 importing TensorFlow, so ``autoann profile images/`` stays fast. A folder is
 read in two passes, headers (sizes, modes) then pixels, each image resized as
 it is decoded: memory holds the resized set, not every original photo.
+:func:`load_image_data` makes the labeled set a :class:`~autoann.data.Dataset`;
+resizing and channel conversion live in :mod:`autoann.data._pixels`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from __future__ import annotations
 import os
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
+from autoann.data._dataset import Dataset, array_target_names, rows_with_target
+from autoann.data._pixels import (MODE_OF, check_request, conform, convert_channels, hw_text, requested_size_notes,
+                                 resize, resize_all)
+from autoann.data._task import check_task_name, decide_task
 from autoann.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -33,10 +40,6 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")  # a folder of these was me
 MAX_SIDE = 256
 LAYOUT = "one sub-folder per class, e.g. images/cat/1.png, images/dog/2.png"
 SAVE_NPZ = "np.savez(path, x=images, y=labels)"
-#: The Pillow mode of an image with this many channels.
-MODE_OF = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-#: ITU-R 601 luminance in 16-bit fixed point, the weights and rounding of Pillow's RGB -> "L".
-LUMA = np.array([19595, 38470, 7471])
 
 
 @dataclass
@@ -76,6 +79,44 @@ def load_images(data: Any, target: Any = None, *, labeled: bool = True, size: tu
                     f"or a numpy array of shape (N, H, W) or (N, H, W, C).")
 
 
+def load_image_data(data: Any, target: Any = None, *, task: str | None = None, sample_weight: np.ndarray | None = None,
+                    task_reason: str | None = None) -> Dataset:
+    """Image data as a :class:`Dataset`: the labels are the target, the decoded images ride along.
+
+    A folder's target is its class sub-folder names (column ``label``); a
+    ``.npz``'s is its ``y``, an array's the ``target`` given (``y`` or
+    ``y0..yK``). Unlike tables, classes come from folder names, so a folder
+    of ``0/``, ``1/`` ... is multiclass, never regression. ``sample_weight``
+    (checked, one per image) and ``task_reason``: as for ``load_data``.
+    """
+    check_task_name(task)
+    images = load_images(data, target, labeled=True)
+    if images.labels is None:
+        raise DataError(f"{images.source} has no labels: give y with the images (target=y, or 'y' in the .npz), "
+                        "or sort the images into one sub-folder per class.")
+    labels = np.asarray(images.labels)
+    names = ["label"] if images.files else array_target_names(labels)
+    y = pd.DataFrame(labels.reshape(len(labels), -1), columns=names).infer_objects()
+    kept = rows_with_target(y, "images", "Add images.")
+    if not kept.all():
+        images = replace(images, images=images.images[kept], labels=labels[kept],
+                         files=[f for f, keep in zip(images.files, kept) if keep])
+        y = y[kept].reset_index(drop=True)
+    chosen, reason = decide_task(y, task, task_reason)
+    if images.files and task is None:
+        reason = (f"The labels are the names of the {y.iloc[:, 0].nunique()} class folders, so the task is "
+                  f"{chosen} classification.")
+    dataset = Dataset(image_rows(images), y, names, chosen, reason, images.source, kept_rows=kept, images=images)
+    return dataset if sample_weight is None else dataset.with_sample_weight(sample_weight)
+
+
+def image_rows(images: ImageSet) -> pd.DataFrame:
+    """One row per image of an :class:`ImageSet`: its ``file`` (folder input), else no columns."""
+    if images.files:
+        return pd.DataFrame({"file": images.files})
+    return pd.DataFrame(index=range(len(images.images)))
+
+
 # -- folders ------------------------------------------------------------------------
 
 
@@ -88,7 +129,7 @@ def read_image_folder(path: str | Path, *, labeled: bool = True, size: tuple[int
     size (their own if shared, else the most common size if at least half have it, else the median height
     and width; then at most :data:`MAX_SIDE` a side), unless ``size`` and ``channels`` are given.
     """
-    _check_request(size, channels)
+    check_request(size, channels)
     root = Path(path)
     if not root.exists():
         raise DataError(f"Image folder not found: {root} (looked in {root.resolve().parent}). Check the path "
@@ -127,11 +168,11 @@ def read_image_folder(path: str | Path, *, labeled: bool = True, size: tuple[int
     sizes, modes = Counter(hw for _, hw, _ in kept), Counter(mode for _, _, mode in kept)
     notes = _mode_notes(modes, count, natural) + _skip_notes(skipped)
     if size:
-        notes += _requested_size_notes(len(files) - sizes[final], len(files), final)
+        notes += requested_size_notes(len(files) - sizes[final], len(files), final)
     else:
         notes += _size_notes(sizes, chosen, why, final)
-    return ImageSet(np.stack([_convert_channels(p, count) for p in pixels]), labels, files, str(path),
-                    {_hw(hw): n for hw, n in sizes.items()}, dict(modes), skipped, notes)
+    return ImageSet(np.stack([convert_channels(p, count) for p in pixels]), labels, files, str(path),
+                    {hw_text(hw): n for hw, n in sizes.items()}, dict(modes), skipped, notes)
 
 
 def _scan(root: Path, labeled: bool) -> tuple[list[str], list[tuple[str, str]]]:
@@ -164,7 +205,7 @@ def _read_file(path: Path, size: tuple[int, int]) -> np.ndarray:
                 img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
             pixels = np.asarray(img.convert("L" if grey else "RGB"))
             pixels = pixels[..., None] if grey else pixels
-    return pixels if pixels.shape[:2] == size else _resize(pixels, size)
+    return pixels if pixels.shape[:2] == size else resize(pixels, size)
 
 
 def _is_grey(img: Image.Image) -> bool:
@@ -254,99 +295,16 @@ def _size_notes(sizes: Counter, chosen: tuple[int, int], why: str, final: tuple[
     n, notes = sum(sizes.values()), []
     if len(sizes) > 1:
         hs, ws = [h for h, _ in sizes], [w for _, w in sizes]
-        notes.append(f"Resized {n - sizes[chosen]} of {n} images to {_hw(chosen)}, {why} (heights were "
+        notes.append(f"Resized {n - sizes[chosen]} of {n} images to {hw_text(chosen)}, {why} (heights were "
                      f"{min(hs)}..{max(hs)}, widths {min(ws)}..{max(ws)}).")
     if final != chosen:
-        notes.append(f"Downscaled all {n} images from {_hw(chosen)} to {_hw(final)}, keeping the aspect ratio, "
+        notes.append(f"Downscaled all {n} images from {hw_text(chosen)} to {hw_text(final)}, keeping the aspect ratio, "
                      f"so that neither side exceeds {MAX_SIDE} pixels.")
     return notes
 
 
-def _requested_size_notes(resized: int, n: int, size: tuple[int, int]) -> list[str]:
-    return [f"Resized {resized} of {n} images to the requested {_hw(size)}."] if resized else []
-
-
-def _hw(size: tuple[int, int]) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
 def _files(n: int) -> str:
     return f"{n} file" if n == 1 else f"{n} files"
-
-
-def _check_request(size: Any, channels: Any) -> None:
-    """Refuse a requested size that is not two positive integers, or a channel count outside 1..4."""
-    if size is not None and not (isinstance(size, (tuple, list)) and len(size) == 2
-                                 and all(isinstance(s, (int, np.integer)) and s > 0 for s in size)):
-        raise DataError(f"size must be (height, width) in pixels, two positive integers; got {size!r}.")
-    if channels is not None and channels not in MODE_OF:
-        raise DataError(f"channels must be 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA); got {channels!r}.")
-
-
-def conform(images: np.ndarray, size: tuple[int, int], channels: int) -> tuple[np.ndarray, list[str]]:
-    """Bring (N, H, W, C) images to ``size`` = (H, W) and ``channels``, keeping the dtype; with notes.
-
-    Resizing is Pillow's bilinear filter, per image and channel. Channels: an alpha channel (C = 2 or 4) is
-    composited on white first; greys are repeated to make RGB; RGB becomes grey by ITU-R 601 luminance, as
-    Pillow's "L"; a requested alpha channel is opaque. Float images are taken to be in 0..1 when no value
-    exceeds 1, else in 0..255 (this sets "white" and "opaque").
-    """
-    _check_request(size, channels)
-    if images.ndim != 4:
-        raise DataError(f"conform() needs images of shape (N, H, W, C); got shape {images.shape}.")
-    size, notes = tuple(int(s) for s in size), []
-    before = images.shape[-1]
-    if channels < before:  # fewer channels first: less to resize
-        images = _convert_channels(images, channels)
-    if images.shape[1:3] != size:
-        notes += _requested_size_notes(len(images), len(images), size)
-        images = _resize_all(images, size)
-    images = _convert_channels(images, channels)
-    if before != channels:
-        notes.append(f"Converted the images from {before} to {channels} channels ({MODE_OF[before]} to "
-                     f"{MODE_OF[channels]}), as requested.")
-    return images, notes
-
-
-def _resize_all(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, H, W, C) images resized to ``size`` = (H, W), one by one."""
-    return np.stack([_resize(image, size) for image in images]) if len(images) else \
-        np.empty((0, *size, images.shape[-1]), images.dtype)
-
-
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """One (H, W, C) image resized to ``size`` = (H, W), bilinear, channel by channel, dtype kept."""
-    float_like = image.dtype != np.uint8
-    planes = []
-    for c in range(image.shape[-1]):
-        plane = np.ascontiguousarray(image[..., c], dtype=np.float32 if float_like else np.uint8)
-        planes.append(np.asarray(Image.fromarray(plane).resize(size[::-1], Image.Resampling.BILINEAR)))
-    resized = np.stack(planes, axis=-1)
-    if float_like and image.dtype.kind in "iu":
-        resized = np.rint(resized)
-    return resized.astype(image.dtype, copy=False)
-
-
-def _convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    """Images (..., C) with ``channels`` channels instead: see :func:`conform`."""
-    have = images.shape[-1]
-    if have == channels:
-        return images
-    white = 255.0 if images.dtype.kind in "iu" or images.max(initial=0) > 1 else 1.0
-    pixels = images
-    if have in (2, 4):  # composite the colour on white by its alpha
-        alpha = images[..., -1:].astype(np.float32) / white
-        pixels = images[..., :-1] * alpha + white * (1 - alpha)
-    if pixels.shape[-1] == 1 and channels >= 3:
-        pixels = np.repeat(pixels, 3, axis=-1)
-    elif pixels.shape[-1] == 3 and channels <= 2:
-        weighted = pixels @ LUMA[:, None]  # integers for integer pixels: Pillow's rounding exactly
-        pixels = (weighted + 0x8000) >> 16 if weighted.dtype.kind == "i" else weighted / 65536
-    if channels in (2, 4):
-        pixels = np.concatenate([pixels, np.full(pixels.shape[:-1] + (1,), white, np.float32)], axis=-1)
-    if images.dtype.kind in "iu":
-        pixels = np.clip(np.rint(pixels), 0, 255) if pixels.dtype.kind == "f" else pixels
-    return pixels.astype(images.dtype, copy=False)
 
 
 # -- npz archives and arrays --------------------------------------------------------
@@ -396,7 +354,7 @@ def from_arrays(x: Any, y: Any = None, *, size: tuple[int, int] | None = None,
 
 def _array_set(x: Any, y: Any, source: str, size: Any, channels: Any) -> ImageSet:
     """The ImageSet of checked arrays: uint8 kept, other numbers as float32, at most MAX_SIDE a side."""
-    _check_request(size, channels)
+    check_request(size, channels)
     images, notes = _check_x(np.asarray(x), source)
     labels = None if y is None else np.asarray(y)
     if labels is not None and (labels.ndim not in (1, 2) or len(labels) != len(images)):
@@ -408,8 +366,8 @@ def _array_set(x: Any, y: Any, source: str, size: Any, channels: Any) -> ImageSe
     else:
         final = _capped(original)
         more = _size_notes(Counter({original: len(images)}), original, "", final)
-        images = images if final == original else _resize_all(images, final)
-    return ImageSet(images, labels, [], source, {_hw(original): len(images)}, {}, [], notes + more)
+        images = images if final == original else resize_all(images, final)
+    return ImageSet(images, labels, [], source, {hw_text(original): len(images)}, {}, [], notes + more)
 
 
 def _check_x(x: np.ndarray, source: str) -> tuple[np.ndarray, list[str]]:

@@ -2,8 +2,9 @@
 
 ``fit_run(sample_weight=...)`` (and the estimators' ``fit``) take one weight
 per row. Rows whose target is missing are dropped by ``load_data`` together
-with their weight; each split's weights are rescaled to average 1 so the loss
-stays on the scale the learning-rate ranges assume.
+with their weight, by the kept-row mask the Dataset carries (the data is never
+read twice); each split's weights are rescaled to average 1 so the loss stays on
+the scale the learning-rate ranges assume.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from autoann.data._tables import Dataset, _as_frame
 from autoann.errors import DataError
-
 
 
 def check_sample_weight(sample_weight: Any) -> np.ndarray:
@@ -45,20 +44,10 @@ def check_sample_weight(sample_weight: Any) -> np.ndarray:
     return weights
 
 
-def align_sample_weight(weights: np.ndarray, dataset: Dataset, data: Any, target: Any) -> np.ndarray:
-    """The weights of the rows ``load_data`` kept (it drops rows whose target is missing).
-
-    ``weights`` has one value per row of the ``data`` the user gave.
-    """
-    kept, dropped = len(dataset.features), dataset.n_rows_dropped_missing_target
-    if len(weights) != kept + dropped:
-        raise DataError(f"sample_weight has {len(weights)} values but the data has {kept + dropped} rows; "
+def align_sample_weight(weights: np.ndarray, kept_rows: np.ndarray) -> np.ndarray:
+    """The weights of the rows kept: ``weights`` has one value per row of the data as given,
+    ``kept_rows`` marks the rows ``load_data`` kept (those with a complete target)."""
+    if len(weights) != len(kept_rows):
+        raise DataError(f"sample_weight has {len(weights)} values but the data has {len(kept_rows)} rows; "
                         "give one weight per row, in the rows' order.")
-    if not dropped:
-        return weights
-    frame, names, _, _ = _as_frame(data, target)  # the rows as given, target included
-    has_target = frame[names].notna().all(axis=1).to_numpy()
-    if int(has_target.sum()) != kept:  # cannot happen unless load_data's rule changes
-        raise DataError("Cannot match sample_weight to the rows that have a target; drop the rows with a missing "
-                        "target (and their weights) before training.")
-    return weights[has_target]
+    return weights if kept_rows.all() else weights[kept_rows]

@@ -24,10 +24,6 @@ from sklearn.utils.validation import validate_data
 from autoann.errors import ParameterError
 from autoann.params import CONSTRAINTS, validate_params
 
-#: Target column names handed to ``fit_run`` (and kept in an export's metadata):
-#: y, or y0..yk for several targets, as ``load_data`` names an array's target;
-#: the reserved prefix when a feature already has such a name.
-RESERVED = "__autoann_target__"
 #: What may sit in an object array's cells (pd.NA and None mean missing).
 CELL_TYPES = (str, bool, int, float, np.generic, type(None), type(pd.NA))
 #: ``fit_run`` needs 10 rows and 3 per class (a stratified validation split).
@@ -168,15 +164,6 @@ def _check_cells(X: np.ndarray) -> None:
     row, col = divmod(pos, X.shape[1])
     raise TypeError(f"X[{row}, {col}] holds a {type(cells[pos]).__name__}: every argument must be a string or a "
                     "number in each cell of X (None or NaN for missing). Convert that column first.")
-
-
-def target_names(features: list[str], n_targets: int) -> list[str]:
-    names = ["y"] if n_targets == 1 else [f"y{i}" for i in range(n_targets)]
-    if set(names) & set(features):
-        names = [RESERVED] if n_targets == 1 else [f"{RESERVED}{i}" for i in range(n_targets)]
-    if set(names) & set(features):
-        raise ValueError(f"Rename the feature(s) {sorted(set(names) & set(features))}: autoann reserves those names.")
-    return names
 
 
 def feature_names(est: Any) -> list[str]:

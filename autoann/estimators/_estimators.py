@@ -106,36 +106,33 @@ class _AutoANNEstimator(BaseEstimator):
             raise NotFittedError(str(exc)) from None
 
     # -- fitting -----------------------------------------------------------
-    def _fit_frame(self, frame: pd.DataFrame | np.ndarray, y: np.ndarray, task: str,
+    def _fit_frame(self, frame: pd.DataFrame | np.ndarray, y: np.ndarray, task: str, why: str,
                    sample_weight: np.ndarray | None, started: float) -> None:
-        """Run the search on ``frame`` (or images) + the target column(s) ``y`` and keep what it found.
+        """Run the search on ``frame`` (or images) and the target(s) ``y`` and keep what it found.
 
+        ``task`` is decided by ``fit`` (``why`` says how) and handed on with X
+        and y as one Dataset: nothing is merged, split again or re-inferred.
         ``started`` is when ``fit`` began: the input checks and TensorFlow's
         import count against ``time_budget`` too.
         """
         from autoann._tf import import_quietly
 
         import_quietly()
+        from autoann.data import load_data
         from autoann.search import fit_run
 
         owner = type(self).__name__
-        y = y.reshape(len(y), -1)
-        if isinstance(frame, np.ndarray):  # images: load_data takes the array with y as the target
-            targets = y[:, 0] if y.shape[1] == 1 else y
-        else:
-            targets = _u.target_names(list(frame.columns), y.shape[1])
-            frame = frame.assign(**dict(zip(targets, y.T)))
-        knobs = dict(task=task, goal=self.goal, rules=[str(r) for r in self.rules or ()],
+        dataset = load_data(frame, y, task=task, task_reason=why, sample_weight=sample_weight)
+        knobs = dict(goal=self.goal, rules=[str(r) for r in self.rules or ()],
                      pins=_u.pin_assignments(self.pins), time_budget=self.time_budget,
                      max_trials=self.max_trials, max_epochs=self.max_epochs, seed=int(self.random_state or 0),
                      test_size=0.0, validation_size=float(self.validation_fraction), verbose=int(self.verbose),
-                     owner=owner, sample_weight=sample_weight, export_seconds=_u.ASSEMBLY_SECONDS,
-                     started=started)
+                     owner=owner, export_seconds=_u.ASSEMBLY_SECONDS, started=started)
         if self.working_dir is not None:
-            run = fit_run(frame, targets, workdir=Path(self.working_dir), **knobs)
+            run = fit_run(dataset, workdir=Path(self.working_dir), **knobs)
         else:
             with tempfile.TemporaryDirectory(prefix="autoann-search-") as tmp:
-                run = fit_run(frame, targets, workdir=Path(tmp), **knobs)
+                run = fit_run(dataset, workdir=Path(tmp), **knobs)
         artifacts = run.artifacts
         self.model_ = artifacts.model
         self.metadata_ = self._user_metadata(dict(artifacts.metadata))
@@ -252,7 +249,9 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         self.classes_ = classes
         # The model learns class codes 0..K-1 (so no label is re-read as text);
         # metadata_ maps them back to the user's labels for the export.
-        self._fit_frame(frame, codes, "binary" if len(classes) == 2 else "multiclass", weights, started)
+        task = "binary" if len(classes) == 2 else "multiclass"
+        why = f"{owner} was fitted on {len(classes)} classes, so the task is {task} classification."
+        self._fit_frame(frame, codes, task, why, weights, started)
         return self
 
     def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -317,7 +316,9 @@ class AutoANNRegressor(RegressorMixin, _AutoANNEstimator):
         _u.check_enough_rows(type(self).__name__, len(y))
         weights = _u.check_weights(sample_weight, len(y))
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        self._fit_frame(frame, y, "regression" if self.n_outputs_ == 1 else "multi_regression", weights, started)
+        task = "regression" if self.n_outputs_ == 1 else "multi_regression"
+        why = f"{type(self).__name__} was fitted on {self.n_outputs_} numeric target(s), so the task is {task}."
+        self._fit_frame(frame, y, task, why, weights, started)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

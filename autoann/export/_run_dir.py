@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from autoann._io import replace_dir, write_text_atomic
+from autoann.data import CLASSIFICATION
 from autoann.errors import ExportError
 from autoann.schema import Column, schema_from_list
 
@@ -51,7 +52,6 @@ HISTORY_FILE = "history.json"  # the final model's per-epoch training and valida
 METADATA_FILE = "metadata.json"
 LEADERBOARD_FILE = "leaderboard.csv"
 SIGNATURE = "serving_default"
-CLASSIFICATION = ("binary", "multiclass")
 #: distribution name -> metadata key under ``versions``
 VERSIONED = {"tensorflow": "tensorflow", "keras": "keras", "keras-tuner": "keras_tuner", "numpy": "numpy",
              "pandas": "pandas", "scikit-learn": "sklearn"}

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from autoann.data import TASKS
 from autoann.errors import RuleFileError
 from autoann.profiling import FACTS, GOALS
 
@@ -44,7 +45,7 @@ OPERATORS_BY_KIND: dict[str, tuple[str, ...]] = {
 
 #: the values a string fact can take, where they are a closed set
 STR_FACT_VALUES: dict[str, tuple[str, ...]] = {
-    "task": ("binary", "multiclass", "regression", "multi_regression"),
+    "task": TASKS,
     "data_kind": ("tabular", "image"),
     "goal": GOALS,
 }

@@ -1,6 +1,6 @@
 """Hold out the test and validation rows: the split every search, refit and score is made on.
 
-:func:`split_dataset` takes a :class:`~autoann.data._tables.Dataset` and returns
+:func:`split_dataset` takes a :class:`~autoann.data.Dataset` and returns
 :class:`Splits`: the rows (or, for image data, the images) of each part,
 the targets as the network learns them (class codes, standardized values),
 the truth as the metrics read it, and the user's sample weights split with

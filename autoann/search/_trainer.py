@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from autoann.params import parse_duration
-from autoann.data import CLASSIFICATION, load_data
+from autoann.data import CLASSIFICATION, Dataset
 from autoann.errors import DataError, ExportError, SpaceError
-from autoann.profiling import Profile, profile_dataset
+from autoann.profiling import Profile
+from autoann.rules import Recommendation
 from autoann.schema import Column, schema_from_list
 from autoann.space import SearchSpace
+from autoann.search._inputs import as_dataset, as_profile, given_space
 from autoann.search._splits import split_dataset, split_weights
-from autoann.data import align_sample_weight, check_sample_weight
 
 #: Seconds kept for the final evaluation and the export (model.keras,
 #: SavedModel tracing, plots); measured ~6-8 s on 2 cores, see docs/benchmarks.md.
@@ -65,20 +66,18 @@ def check_backbone(backbone: str | Path, profile: Profile) -> None:
     load_backbone(backbone, profile.image.channels)
 
 
-def resolve_space(profile: Profile, space: SearchSpace | str | Path | None, *, goal: str, sparse: bool,
-                  uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str],
+def resolve_space(profile: Profile, space: SearchSpace | Recommendation | str | Path | None, *, goal: str,
+                  sparse: bool, uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str],
                   backbone: bool = False) -> SearchSpace:
-    """The recommended space, or a user's YAML (with ``pins`` applied) checked against the data."""
+    """The recommended space, or the caller's (a SearchSpace, a Recommendation or a YAML path; copied, with
+    ``pins`` applied) checked against the data."""
     from autoann.rules import recommend
     from autoann.space import parse_assignment
 
     if space is None:
         return recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
                          rules=list(rules), pins=list(pins), backbone=backbone).space
-    where = "The search space"
-    if not isinstance(space, SearchSpace):
-        where = f"{space}:"
-        space = SearchSpace.load(space)
+    space, where = given_space(space, profile)
     for pin in pins:
         space.pin(*parse_assignment(pin))
     target = profile.target
@@ -125,7 +124,7 @@ def resumable(run_dir: str | Path) -> bool:
     return _search_state(_staging(run_dir)).exists() or _search_state(run_dir).exists()
 
 
-def _check_run_dir(run_dir: Path, data: Any, overwrite: bool, resume: bool) -> None:
+def _check_run_dir(run_dir: Path, data_file: str | None, overwrite: bool, resume: bool) -> None:
     """Refuse, before any work, an output folder the run must not replace."""
     if not run_dir.exists():
         return
@@ -137,8 +136,8 @@ def _check_run_dir(run_dir: Path, data: Any, overwrite: bool, resume: bool) -> N
         # --overwrite moves the folder aside and deletes it: only ever an earlier run.
         raise ExportError(f"{run_dir} is not an autoann run directory (it has no metadata.json), so --overwrite "
                           "will not replace it: everything in it would be deleted. Choose another -o.")
-    if isinstance(data, (str, Path)) and run_dir.resolve() in Path(data).resolve().parents:
-        raise ExportError(f"The data file {data} is inside {run_dir}, which the run would replace; "
+    if data_file and run_dir.resolve() in Path(data_file).resolve().parents:
+        raise ExportError(f"The data file {data_file} is inside {run_dir}, which the run would replace; "
                           "move the data or choose another -o.")
 
 
@@ -154,12 +153,13 @@ class FittedRun:
 
 
 def fit_run(
-    data: Any,
+    data: Dataset | Any,
     target: str | Sequence[str] | Any | None = None,
     *,
     workdir: Path,
     task: str | None = None,
-    space: SearchSpace | str | Path | None = None,
+    profile: Profile | None = None,
+    space: SearchSpace | Recommendation | str | Path | None = None,
     goal: str = "balanced",
     sparse: bool = False,
     uncertainty: bool = False,
@@ -182,8 +182,13 @@ def fit_run(
 ) -> FittedRun:
     """Everything ``train`` does except writing the run directory.
 
-    ``workdir`` holds Keras Tuner's search state. The budget clock starts here.
-    ``sample_weight`` gives one non-negative, finite weight per row of ``data``
+    ``data``: a path, frame or array with its ``target`` (see
+    :func:`autoann.data.load_data`), or a :class:`~autoann.data.Dataset`
+    (then no ``target``). ``profile``: the Dataset's Profile, if already made;
+    ``space``: a SearchSpace, a Recommendation (its space), a YAML path, or
+    None to recommend one. What is given is not computed again, only checked
+    to describe this data. ``workdir`` holds Keras Tuner's search state.
+    The budget clock starts here. ``sample_weight`` gives one non-negative, finite weight per row of ``data``
     (rows whose target is missing are dropped together with their weight);
     every trial and the final model train with it (times the balanced class
     weights when the space asks for them), and the validation objective is
@@ -207,11 +212,9 @@ def fit_run(
                             "goal": goal, "verbose": verbose})
     end = started + parse_duration(time_budget)
     emit = on_event or (lambda kind, payload: None)
-    weights = None if sample_weight is None else check_sample_weight(sample_weight)
-    dataset = load_data(data, target, task=task)
-    if weights is not None:
-        weights = align_sample_weight(weights, dataset, data, target)
-    profile = profile_dataset(dataset)
+    dataset = as_dataset(data, target, task=task, sample_weight=sample_weight)
+    weights = dataset.sample_weight
+    profile = as_profile(profile, dataset)
     if backbone is not None:
         check_backbone(backbone, profile)
     space = resolve_space(profile, space, goal=goal, sparse=sparse, uncertainty=uncertainty, rules=rules,
@@ -227,7 +230,7 @@ def fit_run(
 
 
 def train(
-    data: Any,
+    data: Dataset | Any,
     target: str | Sequence[str] | None = None,
     *,
     output: str | Path | None = None,
@@ -238,7 +241,8 @@ def train(
 ) -> TrainResult:
     """Profile, recommend, search on a budget, and export a run directory.
 
-    ``knobs`` are :func:`fit_run`'s keyword arguments (task, space, goal,
+    ``data`` and ``target`` as for :func:`fit_run` (a Dataset too);
+    ``knobs`` are its keyword arguments (task, profile, space, goal,
     time_budget, seed, ...). The run is assembled in a hidden sibling folder
     and moved into place at the end, so an existing run directory is never
     half-overwritten; an interrupted search's state stays there for
@@ -246,10 +250,11 @@ def train(
     """
     from autoann import export
 
-    run_dir = Path(output) if output is not None else default_run_dir(str(data) if isinstance(data, (str, Path)) else "")
+    source = data.source if isinstance(data, Dataset) else str(data) if isinstance(data, (str, Path)) else ""
+    run_dir = Path(output) if output is not None else default_run_dir(source)
     if run_dir.name in ("", ".", ".."):  # "-o ." names no folder; its staging folder would be "..partial"
         run_dir = run_dir.resolve()
-    _check_run_dir(run_dir, data, overwrite, resume)
+    _check_run_dir(run_dir, source if source and not source.startswith("<") else None, overwrite, resume)
     staging = _staging(run_dir)
     if resume:
         if not (staging / "search").exists() and (run_dir / "search").exists():

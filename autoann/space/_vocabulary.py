@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from autoann.data import TASKS
+
 #: The activation families: each is a consistent bundle (G-ACT-2, G-ACT-3,
 #: G-ACT-4, G-INIT-2..4, G-REG-4). The search chooses a family, never its parts
 #: one by one, so SELU never meets batch norm or plain dropout.
@@ -123,8 +125,7 @@ def _str(doc: str, default: str, values: tuple[str, ...], **more: Any) -> Declar
 #: Each default is what the builder builds when a space leaves the name out.
 KNOWN: dict[str, Declared] = {
     # inputs and outputs (G-IN-*, G-OUT-*): decided by the data, one value per run
-    "task": _str("binary, multiclass, regression or multi_regression", "regression",
-                 ("binary", "multiclass", "regression", "multi_regression"), fixed_only=True),
+    "task": _str("binary, multiclass, regression or multi_regression", "regression", TASKS, fixed_only=True),
     "output_units": Declared("int", "units of the output layer", 1, low=1, fixed_only=True),
     "output_activation": _str("activation of the output layer", "linear",
                               ("sigmoid", "softmax", "linear", "softplus", "scaled_tanh", "scaled_sigmoid"),
