@@ -54,8 +54,8 @@ def write_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_search():
-    """Searches without calibration or refit (autoann.search._tuner.TINY_SEARCH_ENV), for the estimator tests."""
-    from autoann.search._tuner import TINY_SEARCH_ENV
+    """Searches without calibration or refit (autoann.search._run.TINY_SEARCH_ENV), for the estimator tests."""
+    from autoann.search._run import TINY_SEARCH_ENV
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(TINY_SEARCH_ENV, "1")

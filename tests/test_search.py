@@ -9,7 +9,7 @@ import pytest
 from _tiny import BINARY_SPACE, SCHEMA, tiny_frame
 from autoann.search._network import TrainingData
 from autoann.search._preprocessing import fit_preprocessing, transform
-from autoann.search._tuner import run_search
+from autoann.search._run import run_search
 from autoann.space._space import SearchSpace
 
 FAR = 10_000.0  # seconds: a deadline that never comes, for tests bounded by max_trials

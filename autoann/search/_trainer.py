@@ -149,7 +149,7 @@ class FittedRun:
     artifacts: Any  # autoann.export._run_dir.RunArtifacts
     profile: Profile
     space: SearchSpace
-    result: Any  # autoann.search._tuner.SearchResult
+    result: Any  # autoann.search._run.SearchResult
     seconds: float
 
 
@@ -289,7 +289,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     from autoann import export, metrics
     from autoann.search._network import TrainingData
     from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
-    from autoann.search._tuner import run_search
+    from autoann.search._run import run_search
 
     task = profile.target.task
     keras.utils.set_random_seed(seed)
