@@ -3,7 +3,9 @@
 Keras Tuner has no time budget, ends a search after three failed trials in a
 row, keeps every checkpoint and re-runs an interrupted trial from scratch.
 :class:`BudgetedHyperband` adds what autoann needs on top, through the
-tuner's documented hooks: no new trial after the soft deadline and a cut of
+tuner's documented hooks (``run_trial``, ``pre_create_trial``,
+``on_trial_begin/end``) and the undocumented ones that
+:mod:`autoann.search._kt` wraps: no new trial after the soft deadline and a cut of
 the running one at the hard deadline (``pre_create_trial`` + a callback),
 diverged trials recorded as failed while the search goes on, checkpoints
 pruned as soon as Hyperband can no longer promote them, and a leaderboard row
@@ -21,8 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import keras
-import keras_tuner as kt
 
+from autoann.search._kt import HyperbandAdapter
 from autoann.search._network import AutoANNHyperModel
 from autoann.space import typed_values
 
@@ -34,13 +36,13 @@ HISTORIES = "autoann_histories.json"
 #: Stop the search after this many failed trials in a row: the space is broken.
 MAX_CONSECUTIVE_FAILURES = 10
 #: A full garbage collection costs ~0.25 s with TensorFlow loaded; Keras Tuner
-#: runs two per trial (in ``_try_build`` and ``clear_session``). autoann runs a
+#: runs two per trial (before each build and in ``clear_session``). autoann runs a
 #: cheap young-generation pass per trial and a full one every this many trials,
 #: which costs less than two full passes per trial (the memory still grows: docs/benchmarks.md).
 FULL_GC_EVERY = 10
 
 
-class BudgetedHyperband(kt.Hyperband):
+class BudgetedHyperband(HyperbandAdapter):
     """Keras Tuner's Hyperband with a deadline, failure tolerance and checkpoint pruning."""
 
     def __init__(self, hypermodel: AutoANNHyperModel, *, soft_deadline: float, max_trials: int | None,
@@ -86,11 +88,12 @@ class BudgetedHyperband(kt.Hyperband):
         return max(scores) if self.oracle.objective.direction == "max" else min(scores)
 
     # -- Keras Tuner hooks -----------------------------------------------
-    def _try_build(self, hp) -> keras.Model:
+    def _fresh_network(self, hp) -> keras.Model:
+        """Clear the previous trial's Keras state, then build (a promotion: with its parent's weights)."""
         keras.backend.clear_session(free_memory=False)
         self._builds += 1
         gc.collect() if self._builds % FULL_GC_EVERY == 0 else gc.collect(1)
-        return self._build_hypermodel(hp)
+        return self.build_promoted(hp)
 
     def run_trial(self, trial, *args: Any, **kwargs: Any):
         """Build, fit, and save the best epoch's weights once, at the end.
@@ -100,11 +103,11 @@ class BudgetedHyperband(kt.Hyperband):
         ends, so one write per trial is enough.
         """
         hp = trial.hyperparameters
-        model = self._try_build(hp)
+        model = self._fresh_network(hp)
         history = self.hypermodel.fit(hp, model, epochs=hp.values["tuner/epochs"],
                                       initial_epoch=hp.values["tuner/initial_epoch"])
-        model.save_weights(self._get_checkpoint_fname(trial.trial_id))
-        with open(self._get_build_config_fname(trial.trial_id), "w") as fh:
+        model.save_weights(self.checkpoint_path(trial.trial_id))
+        with open(self.build_config_path(trial.trial_id), "w") as fh:
             json.dump(model.get_build_config(), fh)
         return history
 
@@ -113,9 +116,7 @@ class BudgetedHyperband(kt.Hyperband):
         over_count = self.trial_cap is not None and self.finished() >= self.trial_cap
         broken = self.consecutive_failures() >= MAX_CONSECUTIVE_FAILURES
         if (over_time or over_count or broken) and self.oracle.trials:
-            # Oracle.create_trial returns STOPPED once len(trials) >= max_trials;
-            # max_trials is not saved in oracle.json, so --resume is unaffected.
-            self.oracle.max_trials = len(self.oracle.trials)
+            self.stop_creating_trials()
 
     def on_trial_begin(self, trial) -> None:
         super().on_trial_begin(trial)
@@ -167,29 +168,16 @@ class BudgetedHyperband(kt.Hyperband):
         with warnings.catch_warnings():
             # The checkpoint holds optimizer slots the fresh model does not need.
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model.load_weights(self._get_checkpoint_fname(trial.trial_id))
+            model.load_weights(self.checkpoint_path(trial.trial_id))
         return model
-
-    def _build_hypermodel(self, hp):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            return super()._build_hypermodel(hp)
 
     # -- disk --------------------------------------------------------------
     def _needed_checkpoints(self) -> set[str]:
         """Trials Hyperband may still promote, plus the best one (the final model)."""
-        needed = {t.trial_id for t in self.oracle.get_best_trials(1)}
-        needed |= set(getattr(self.oracle, "ongoing_trials", {}) and
-                      [t.trial_id for t in self.oracle.ongoing_trials.values()])
-        for bracket in getattr(self.oracle, "_brackets", []):
-            rounds = bracket["rounds"]
-            for r in range(len(rounds) - 1):
-                if len(rounds[r + 1]) < self.oracle._get_size(bracket["bracket_num"], r + 1):
-                    needed |= {info["id"] for info in rounds[r]}
-        return needed
+        return {t.trial_id for t in self.oracle.get_best_trials(1)} | self.promotable_trial_ids()
 
     def _prune_checkpoints(self) -> None:
         needed = self._needed_checkpoints()
         for trial_id in self.oracle.trials:
             if trial_id not in needed:
-                Path(self._get_checkpoint_fname(trial_id)).unlink(missing_ok=True)
+                Path(self.checkpoint_path(trial_id)).unlink(missing_ok=True)
