@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,11 @@ import keras
 import keras_tuner as kt
 import pandas as pd
 
+from autoann.search import _options
 from autoann.search._budget import SearchPlan, plan_search
 from autoann.errors import AutoANNError, BudgetError
 from autoann.search._network import AutoANNHyperModel, TrainingData, build_network, declare, fit_network, objective
+from autoann.search._options import SearchOptions
 from autoann.search._preprocessing import Preprocessing
 from autoann.search._tuner import PROJECT, BudgetedHyperband
 from autoann.space import SearchSpace, typed_values
@@ -46,20 +47,6 @@ class SearchResult:
 #: Keras Tuner's own per-trial bookkeeping (trial/oracle JSON, checkpoint),
 #: added to the calibrated build + tracing cost.
 TRIAL_BOOKKEEPING_SECONDS = 0.15
-
-
-#: Test-only switch (docs/estimators.md, "Tiny searches for tests"): when this
-#: environment variable is "1", the search skips the calibration run (nominal
-#: costs are assumed, so only a generous budget or ``max_trials`` bounds it)
-#: and the final refit, and keeps the best trial's checkpoint. A fit then
-#: costs the trials alone, which keeps scikit-learn's ~120 estimator checks
-#: within a few minutes of CI. Never set it for real work.
-TINY_SEARCH_ENV = "AUTOANN_TINY_SEARCH"
-NOMINAL_COSTS = (0.05, 0.5)  # seconds per epoch, per trial
-
-
-def tiny_search() -> bool:
-    return os.environ.get(TINY_SEARCH_ENV) == "1"
 
 
 def calibrate(space: SearchSpace, prep: Preprocessing, data: TrainingData, seed: int) -> tuple[float, float]:
@@ -115,19 +102,29 @@ def run_search(
     on_trial: Callable[[BudgetedHyperband], None] | None = None,
     on_plan: Callable[[SearchPlan], None] | None = None,
     spent_seconds: float = 0.0,
+    options: SearchOptions | None = None,
 ) -> SearchResult:
     """Search ``space`` until ``end`` (a ``time.monotonic()`` instant) and return the best network.
 
     ``spent_seconds`` is the part of the budget used before this call
     (loading, profiling), so a budget too small names the whole minimum.
+    ``options``: whether to calibrate and refit (by default :data:`autoann.search._options.DEFAULT`,
+    read at call time); the result's notes say which was skipped.
     """
     called = time.monotonic()
+    options = _options.DEFAULT if options is None else options
+    notes: list[str] = []
     workdir.mkdir(parents=True, exist_ok=True)
     plan_file = workdir / "plan.json"
     if resume and plan_file.exists():
         plan = SearchPlan(**json.loads(plan_file.read_text()))
     else:
-        per_epoch, per_trial = NOMINAL_COSTS if tiny_search() else calibrate(space, prep, data, seed)
+        if options.calibrate:
+            per_epoch, per_trial = calibrate(space, prep, data, seed)
+        else:
+            per_epoch, per_trial = options.nominal_costs
+            notes.append(f"no calibration run (SearchOptions(calibrate=False)): {per_epoch:g}s per epoch and "
+                         f"{per_trial:g}s per trial assumed to size Hyperband")
         left = end - time.monotonic()
         _require_one_trial(left, export_seconds, per_trial + per_epoch,
                            spent_seconds + time.monotonic() - called)
@@ -171,10 +168,12 @@ def run_search(
     history = _histories_chain(tuner, best.trial_id)
     val_score = float(best.score)
     final = f"best trial {best.trial_id} (checkpoint of its best epoch)"
-    notes: list[str] = []
     refit_end = end - export_seconds
     full_refit = plan.seconds_per_trial + plan.max_epochs * plan.seconds_per_epoch
-    if not (interrupted or tiny_search()) and refit_end - time.monotonic() > full_refit:
+    if not options.refit:
+        notes.append("no refit of the best configuration (SearchOptions(refit=False)): "
+                     "the final model is the best trial's checkpoint")
+    elif not interrupted and refit_end - time.monotonic() > full_refit:
         refit = _refit(values, prep, data, plan, refit_end, seed, verbose, obj)
         if refit is not None:
             model, hist, score = refit
