@@ -276,9 +276,6 @@ def model_to_bytes(model: Any) -> bytes:
 
 def model_from_bytes(data: bytes) -> Any:
     """Inverse of :func:`model_to_bytes`, with autoann's layers registered and safe mode on."""
-    from autoann._tf import import_quietly
-
-    import_quietly()
     from autoann.predict import load_keras_model
 
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:
