@@ -1,4 +1,10 @@
-"""Import TensorFlow and Keras without the C++ start-up chatter.
+"""Import TensorFlow and Keras without the C++ start-up chatter: for the CLI only.
+
+The CLI calls :func:`import_quietly` before it calls the library. Library
+callers (``fit_run``, the estimators, ``autoann.load``) import TensorFlow
+plainly: redirecting a process's file descriptor 2 and changing its log
+levels is not a library's business (a fit only quiets the ``tensorflow``
+logger while it runs: :mod:`autoann.search._isolation`).
 
 TensorFlow 2.20+ logs "oneDNN custom operations are on" and "Could not find
 cuda drivers" from C++ before absl logging is initialised, so

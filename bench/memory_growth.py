@@ -24,7 +24,7 @@ from search_overhead import prepared, rss_mb
 
 
 def autoann_side(trials: int) -> dict[int, int]:
-    from autoann.search._tuner import run_search
+    from autoann.search._run import run_search
 
     space, prep, data = prepared("breast_cancer.csv", "diagnosis", 0)
     rss: dict[int, int] = {}

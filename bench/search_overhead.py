@@ -56,7 +56,7 @@ def prepared(dataset: str, target: str, seed: int):
 
 
 def autoann_search(space, prep, data, trials: int, seed: int) -> dict:
-    from autoann.search._tuner import run_search
+    from autoann.search._run import run_search
 
     rss = {}
 

@@ -54,11 +54,13 @@ def write_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_search():
-    """Searches without calibration or refit (autoann.search._tuner.TINY_SEARCH_ENV), for the estimator tests."""
-    from autoann.search._tuner import TINY_SEARCH_ENV
+    """Searches without calibration or refit, for the estimator tests: the module's fits run with
+    ``autoann.search._options.DEFAULT`` replaced, which reaches fits made through scikit-learn's
+    ``clone()`` (the estimators pass no options, so ``run_search`` reads the default at call time)."""
+    from autoann.search import _options
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(TINY_SEARCH_ENV, "1")
+        patch.setattr(_options, "DEFAULT", _options.SearchOptions(calibrate=False, refit=False))
         yield
 
 

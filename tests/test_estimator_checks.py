@@ -1,8 +1,8 @@
 """scikit-learn's own contract tests for both estimators (parametrize_with_checks).
 
 The estimators are built with a tiny search: ``max_trials=1`` and
-``max_epochs=10`` end each ``fit`` after one short trial, the test-only
-``AUTOANN_TINY_SEARCH=1`` (the ``tiny_search`` fixture) skips the calibration
+``max_epochs=10`` end each ``fit`` after one short trial, the ``tiny_search``
+fixture's search options (no calibration, no refit) skip the calibration
 run and the refit, and the generous ``time_budget`` never binds, so a fit
 with a fixed ``random_state`` is reproducible (``check_fit_idempotent``,
 ``check_supervised_y_2d``). Both are documented in docs/estimators.md ("Tiny

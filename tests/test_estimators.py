@@ -28,6 +28,7 @@ from sklearn.utils import get_tags
 
 import autoann
 from autoann.errors import AutoANNError, ExportError, ParameterError
+from autoann.estimators._checks import check_weights
 from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor, NotFittedError
 from autoann.params import CONSTRAINTS
 
@@ -340,3 +341,19 @@ def test_the_time_budget_alone_ends_the_search():
     X, y = frame_data(300)
     est = AutoANNClassifier(time_budget=25, random_state=0).fit(X, y)
     assert len(est.leaderboard_) >= 1 and est.metadata_["budget"]["max_trials"] is None
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    (np.ones((40, 1)), "must be 1D array or scalar"),
+    (np.ones(39), r"sample_weight.shape == \(39,\), expected \(40,\)!"),
+    (-np.ones(40), "Negative values in data passed to `sample_weight`"),
+    (np.zeros(40), "at least one non-zero number"),
+    ([np.nan] * 40, "Input sample_weight contains NaN"),
+])
+def test_sample_weight_checks_give_scikit_learns_messages(weights, message):
+    with pytest.raises(ValueError, match=message):
+        check_weights(weights, 40)
+
+
+def test_scalar_sample_weight_weights_every_row():
+    assert check_weights(2, 3).tolist() == [2.0, 2.0, 2.0]

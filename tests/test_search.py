@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from _tiny import BINARY_SPACE, SCHEMA, tiny_frame
+from autoann.search import _options
 from autoann.search._fit import TrainingData
+from autoann.search._options import SearchOptions
 from autoann.search._preprocessing import fit_preprocessing, transform
-from autoann.search._tuner import run_search
+from autoann.search._run import run_search
 from autoann.space._space import SearchSpace
 
 FAR = 10_000.0  # seconds: a deadline that never comes, for tests bounded by max_trials
@@ -44,6 +46,15 @@ def test_trials_are_recorded_and_best_network_predicts(data, tmp_path):
     assert out.shape == (40, 1) and np.isfinite(out).all()
     # disk: only checkpoints Hyperband may still promote, plus the best one
     assert len(list(Path(tmp_path).rglob("checkpoint.weights.h5"))) < 4
+
+
+def test_default_options_are_read_at_call_time_and_skips_are_noted(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(_options, "DEFAULT", SearchOptions(calibrate=False, refit=False, nominal_costs=(0.01, 0.1)))
+    result = search(data, tmp_path, max_trials=1)
+    assert (result.plan.seconds_per_epoch, result.plan.seconds_per_trial) == (0.01, 0.1)  # nominal, not timed
+    assert any(note.startswith("no calibration run") for note in result.notes), result.notes
+    assert any(note.startswith("no refit") for note in result.notes), result.notes
+    assert result.final_model.endswith("(checkpoint of its best epoch)")
 
 
 def test_diverging_trials_fail_and_the_search_goes_on(data, tmp_path):

@@ -114,8 +114,10 @@ def recommend(
 
         prof = profile_data(data, target=target, task=task)
         if backbone is not None:
+            from autoann._tf import import_quietly
             from autoann.search import check_backbone
 
+            import_quietly()  # reading the file needs Keras: without TensorFlow's C++ start-up lines
             check_backbone(backbone, prof)
         result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
                                  rules=rules or [], pins=set_ or [], backbone=backbone is not None)

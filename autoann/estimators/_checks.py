@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import numbers
 import os
 import tempfile
 import warnings
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.utils import assert_all_finite, check_array, check_consistent_length, column_or_1d
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_non_negative, validate_data
 
 from autoann.errors import ParameterError
 from autoann.params import CONSTRAINTS, validate_params
@@ -201,12 +202,25 @@ def _require_y(owner: str, y: Any) -> None:
 
 
 def check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
-    """scikit-learn's checks of ``sample_weight`` (length, 1-D, numeric); the rest is ``fit_run``'s."""
-    from sklearn.utils.validation import _check_sample_weight
+    """scikit-learn's checks of ``sample_weight`` (numeric, 1-D, one per row, not all zero, non-negative),
+    with the messages its estimator checks expect, from its public API; the rest is ``fit_run``'s.
 
+    A scalar weights every row alike, as in scikit-learn.
+    """
     if sample_weight is None:
         return None
-    return _check_sample_weight(sample_weight, np.empty((n, 0)), dtype=np.float64, ensure_non_negative=True)
+    if isinstance(sample_weight, numbers.Number):
+        return np.full(n, sample_weight, dtype=np.float64)
+    weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64, order="C", input_name="sample_weight")
+    if weights.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got {weights.ndim}D array. "
+                         f"Expected either a scalar value or a 1D array of length {n}.")
+    if weights.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(n,)}!")
+    if not weights.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    check_non_negative(weights, "`sample_weight`")
+    return weights
 
 
 def repeat_rare_classes(owner: str, frame: pd.DataFrame | np.ndarray, codes: np.ndarray, classes: np.ndarray,
@@ -249,9 +263,6 @@ def model_to_bytes(model: Any) -> bytes:
 
 def model_from_bytes(data: bytes) -> Any:
     """Inverse of :func:`model_to_bytes`, with autoann's layers registered and safe mode on."""
-    from autoann._tf import import_quietly
-
-    import_quietly()
     from autoann.predict import load_keras_model
 
     with tempfile.TemporaryDirectory(prefix="autoann-pickle-") as tmp:

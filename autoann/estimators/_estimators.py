@@ -115,9 +115,6 @@ class _AutoANNEstimator(BaseEstimator):
         ``started`` is when ``fit`` began: the input checks and TensorFlow's
         import count against ``time_budget`` too.
         """
-        from autoann._tf import import_quietly
-
-        import_quietly()
         from autoann.data import load_data
         from autoann.search import fit_run
 

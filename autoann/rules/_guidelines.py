@@ -115,7 +115,7 @@ ELSEWHERE: dict[str, tuple[str, str]] = {
                "the search samples the rate on a log range instead (OPT-LR-*)"),
     "G-LR-4": ("not encoded", "the staged process (decay last): Hyperband samples the schedule jointly, with `constant` as one choice"),
     "G-HPO-2": ("search", "autoann.search._tuner: Keras Tuner Hyperband (random sampling within brackets) on a wall-clock budget"),
-    "G-PROC-1": ("search", "autoann.search._tuner.calibrate trains the space's default network first; Hyperband's first "
+    "G-PROC-1": ("search", "autoann.search._run.calibrate trains the space's default network first; Hyperband's first "
                  "bracket trains many configurations for a few epochs before any long run"),
     "G-PROC-2": ("search", "early stopping watches validation every epoch; the run report plots train and validation curves (autoann.export._run_dir)"),
     "G-PROC-3": ("not encoded", "per-layer weight and gradient inspection is not implemented; DivergenceGuard catches explosions (G-GRAD-4)"),

@@ -26,7 +26,7 @@ class Round:
 
 
 def _n_brackets(max_epochs: int, factor: int) -> int:
-    # Mirrors HyperbandOracle._get_num_brackets.
+    # Mirrors Keras Tuner's HyperbandOracle (tests/test_budget.py replays the real oracle).
     epochs, brackets = max_epochs, 0
     while epochs >= 1:
         epochs /= factor
@@ -37,7 +37,7 @@ def _n_brackets(max_epochs: int, factor: int) -> int:
 def hyperband_schedule(max_epochs: int, factor: int) -> list[Round]:
     """Every round of one Hyperband iteration, most aggressive bracket first."""
     brackets = _n_brackets(max_epochs, factor)
-    end_size = math.ceil(1 + math.log(max_epochs, factor))  # HyperbandOracle._get_size
+    end_size = math.ceil(1 + math.log(max_epochs, factor))  # as Keras Tuner's HyperbandOracle sizes rounds
     out = []
     for b in reversed(range(brackets)):
         for r in range(b + 1):

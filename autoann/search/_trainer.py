@@ -58,9 +58,6 @@ def check_backbone(backbone: str | Path, profile: Profile) -> None:
     """Refuse, before any search, a ``--backbone`` that the data or the file cannot use (G-ARCH-8)."""
     if profile.image is None:
         raise DataError(f"--backbone is for image data, but {profile.source} is a table. Drop --backbone.")
-    from autoann._tf import import_quietly
-
-    import_quietly()  # reading the file needs Keras: without TensorFlow's C++ start-up lines
     from autoann.search._convnet import load_backbone
 
     load_backbone(backbone, profile.image.channels)
@@ -148,7 +145,7 @@ class FittedRun:
     artifacts: Any  # autoann.export._run_dir.RunArtifacts
     profile: Profile
     space: SearchSpace
-    result: Any  # autoann.search._tuner.SearchResult
+    result: Any  # autoann.search._run.SearchResult
     seconds: float
 
 
@@ -203,10 +200,8 @@ def fit_run(
     TensorFlow is imported.
     """
     started = time.monotonic() if started is None else started
-    from autoann._tf import import_quietly
     from autoann.params import validate_params
 
-    import_quietly()  # library callers too: no C++ start-up lines, no retracing warnings per trial
     validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
                             "seed": seed, "test_size": test_size, "validation_size": validation_size,
                             "goal": goal, "verbose": verbose})
@@ -221,11 +216,14 @@ def fit_run(
                           pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])],
                           backbone=backbone is not None)
     emit("space", space)
-    artifacts, result = _search_and_assemble(
-        dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
-        validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
-        budget=time_budget, sample_weight=weights, export_seconds=export_seconds,
-        backbone=None if backbone is None else str(Path(backbone).resolve()))
+    from autoann.search._isolation import kept_global_state
+
+    with kept_global_state():  # the caller's random states and Keras session come back afterwards
+        artifacts, result = _search_and_assemble(
+            dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
+            validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
+            budget=time_budget, sample_weight=weights, export_seconds=export_seconds,
+            backbone=None if backbone is None else str(Path(backbone).resolve()))
     return FittedRun(artifacts, profile, space, result, time.monotonic() - started)
 
 
@@ -294,7 +292,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     from autoann import export, metrics
     from autoann.search._fit import TrainingData
     from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
-    from autoann.search._tuner import run_search
+    from autoann.search._run import run_search
 
     task = profile.target.task
     keras.utils.set_random_seed(seed)
