@@ -4,6 +4,8 @@ import pytest
 
 from autoann.search._callbacks import ONE_CYCLE_END_DIV, ONE_CYCLE_START_DIV, one_cycle_rate
 
+pytestmark = pytest.mark.train
+
 
 def test_one_cycle_shape():
     peak = 0.01

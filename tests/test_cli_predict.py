@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from _runkit import artifacts, export_run, raw_frame
 from autoann.cli._app import app
 
+pytestmark = pytest.mark.train
+
 runner = CliRunner()
 
 

@@ -25,7 +25,7 @@ from autoann.schema import schema_from_list, to_model_inputs
 from autoann.search._tuner import BudgetedHyperband
 from autoann.search._splits import split_dataset
 
-pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("quiet_tensorflow_logger")]
 runner = CliRunner()
 ROWS = 120
 SEARCH = ["--max-trials", "2", "--max-epochs", "3", "--time-budget", "5m", "--seed", "0"]

@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor
 
-pytestmark = pytest.mark.usefixtures("tiny_search")
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("tiny_search")]
 
 TINY = dict(time_budget=300, max_trials=1, max_epochs=10, pins={"learning_rate": 0.01, "dropout": 0.0})
 

@@ -31,7 +31,7 @@ from autoann.errors import AutoANNError, ExportError, ParameterError
 from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor, NotFittedError
 from autoann.params import CONSTRAINTS
 
-pytestmark = pytest.mark.usefixtures("tiny_search")
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("tiny_search")]
 
 TINY = dict(time_budget=300, max_trials=1, max_epochs=10, pins={"learning_rate": 0.01, "dropout": 0.0, "schedule": "constant"},
             random_state=0)

@@ -31,7 +31,7 @@ from autoann.predict._predictor import SchemaWarning
 from _runkit import WITHOUT_AUTOANN
 from conftest import DATASETS
 
-pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("quiet_tensorflow_logger")]
 runner = CliRunner()
 CLASSES = ("0", "1", "7", "8")
 PER_CLASS = 10

@@ -7,6 +7,8 @@ from _tiny import SCHEMA, tiny_frame
 from autoann.search._network import build_network, hidden_widths
 from autoann.search._preprocessing import fit_preprocessing
 
+pytestmark = pytest.mark.train
+
 BASE = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
         "metric": "auc", "n_layers": 3, "units_first": 32, "shrink": 0.5, "units_min": 4, "dropout": 0.2,
         "dropout_layers": 2, "optimizer": "nadam", "learning_rate": 1e-3}

@@ -12,6 +12,8 @@ from autoann.search._preprocessing import fit_preprocessing, transform
 from autoann.search._tuner import run_search
 from autoann.space._space import SearchSpace
 
+pytestmark = pytest.mark.train
+
 FAR = 10_000.0  # seconds: a deadline that never comes, for tests bounded by max_trials
 
 

@@ -25,6 +25,8 @@ from autoann.schema import category_strings
 from _runkit import WITHOUT_AUTOANN
 from conftest import DATASETS
 
+pytestmark = pytest.mark.train
+
 CASES = {  # name -> (file, target, rows kept)
     "multiclass": ("penguins.csv", "species", 150),
     "regression": ("diabetes.csv", "progression", 150),
