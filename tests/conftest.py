@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-DATASETS = Path(__file__).resolve().parents[1] / "datasets"
-
 
 @pytest.fixture(autouse=True)
 def _same_global_random_state():
@@ -26,10 +24,10 @@ def _same_global_random_state():
     np.random.seed(0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def datasets_dir() -> Path:
     """The shipped datasets (datasets/README.md)."""
-    return DATASETS
+    return Path(__file__).resolve().parents[1] / "datasets"
 
 
 @pytest.fixture
