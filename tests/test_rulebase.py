@@ -225,6 +225,7 @@ def test_docs_take_any_section_and_notes_need_no_then(tmp_path):
     why: "a note-only rule"
 """))
     assert rules[0].docs["references"] == "Smith 2018"
+    assert [key for key, _ in rules[0].doc_sections()] == ["known_problems", "references"]  # the usual ones first
     assert rules[1].note == "look at this" and rules[1].guideline == ["G-IN-4"]
 
 

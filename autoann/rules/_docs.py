@@ -110,7 +110,7 @@ def rules_markdown(rules: list) -> str:
         if rule.note:
             out.append(f"- Note: {rule.note}")
         out.append(f"- Why: {rule.why}")
-        for key, value in rule.docs.items():
+        for key, value in rule.doc_sections():
             out.append(f"- {key.replace('_', ' ').capitalize()}: {value}")
         out.append("")
     return "\n".join(out)
