@@ -33,7 +33,7 @@ def _tiered(value: str, module: str):
 
 @pytest.fixture
 def fresh_import(monkeypatch):
-    """Import a module as if for the first time; sys.modules and the package attribute are restored after."""
+    """Import a module as if for the first time: an earlier import of it is set aside for this test."""
 
     def load(name: str):
         monkeypatch.delitem(sys.modules, name, raising=False)
