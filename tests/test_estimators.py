@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
-from _helpers import TINY
+from _helpers import TINY_SEEDED as TINY
 import autoann
 from autoann.errors import AutoANNError, ExportError, ParameterError
 from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor, NotFittedError
