@@ -5,7 +5,8 @@ builtin that fits (``ValueError``), as Keras Tuner's ``FatalValueError`` and
 scikit-learn's ``InvalidParameterError`` do, so callers who catch builtins keep
 working. The CLI prints any ``AutoANNError`` without a traceback and exits 2. (The
 estimators' ``NotFittedError`` lives with them, so this module never imports
-scikit-learn.)
+scikit-learn.) A diverged trial is not an autoann error: the search raises Keras Tuner's
+``FailedTrialError``, which the tuner records as a failed trial before going on.
 """
 
 from __future__ import annotations
@@ -41,7 +42,3 @@ class SchemaError(AutoANNError, ValueError):
 
 class ExportError(AutoANNError, OSError):
     """A run directory could not be written or read."""
-
-
-class TrialFailedError(AutoANNError):
-    """A trial diverged (NaN/inf loss); it is recorded as failed, the search goes on."""

@@ -1,21 +1,33 @@
-"""Fixtures shared by the data, profiler and CLI-profile tests: tiny frames and files, seeded."""
+"""Fixtures shared by the tests: the global random state reset per test, tiny frames and files, seeded.
+
+The suite has two tiers: modules marked ``pytestmark = pytest.mark.train`` import TensorFlow (they build,
+train, save or serve Keras models); the rest is the unit tier, ``pytest -m "not train"``, pure Python.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+
+@pytest.fixture(autouse=True)
+def _same_global_random_state():
+    """Every test starts from the same global ``random`` and ``numpy.random`` state, so no test depends on
+    which tests ran before it (as Keras Tuner's conftest does). The seeds autoann's own calls take stay
+    explicit in the tests."""
+    random.seed(0)
+    np.random.seed(0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def datasets_dir() -> Path:
     """The shipped datasets (datasets/README.md)."""
-    return DATASETS
+    return Path(__file__).resolve().parents[1] / "datasets"
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ def test_schedule_81_3_is_the_papers():
     assert [r.epochs for r in first_bracket] == [1, 3, 9, 27, 81]
 
 
+@pytest.mark.train  # keras_tuner imports TensorFlow
 def test_schedule_matches_keras_tuner_oracle():
     """Drive the real HyperbandOracle through one iteration and compare round sizes."""
     import keras_tuner as kt

@@ -9,15 +9,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from _helpers import err
 from _runkit import artifacts, export_run, raw_frame
 from autoann.cli._app import app
 
+pytestmark = pytest.mark.train
+
 runner = CliRunner()
-
-
-def err(result) -> str:
-    """stderr with rich's line wrapping undone."""
-    return " ".join(result.stderr.split())
 
 
 @pytest.fixture(scope="module")

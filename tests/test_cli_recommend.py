@@ -18,12 +18,7 @@ def run(*args):
     return runner.invoke(app, list(args), env={"COLUMNS": "200"})
 
 
-@pytest.fixture
-def profiler():
-    return pytest.importorskip("autoann.profiling._profile", reason="the profiler is written in another issue")
-
-
-def test_recommend_prints_the_explained_space(profiler):
+def test_recommend_prints_the_explained_space():
     result = run("recommend", DATA, "--target", "diagnosis")
     assert result.exit_code == 0, result.output
     for text in ("binary task, 569 rows", "output_activation", "sigmoid", "OUT-BINARY", "units_first",
@@ -31,7 +26,7 @@ def test_recommend_prints_the_explained_space(profiler):
         assert text in result.output, text
 
 
-def test_recommend_writes_a_space_that_loads_back_identically(profiler, tmp_path):
+def test_recommend_writes_a_space_that_loads_back_identically(tmp_path):
     out = tmp_path / "space.yaml"
     result = run("recommend", DATA, "--target", "diagnosis", "-o", str(out), "--set", "n_layers=2")
     assert result.exit_code == 0, result.output
@@ -41,7 +36,7 @@ def test_recommend_writes_a_space_that_loads_back_identically(profiler, tmp_path
     assert SearchSpace.from_yaml(space.to_yaml()).to_dict() == space.to_dict()
 
 
-def test_recommend_explain_shows_every_rule(profiler):
+def test_recommend_explain_shows_every_rule():
     result = run("recommend", DATA, "--target", "diagnosis", "--explain", "--goal", "latency")
     assert result.exit_code == 0, result.output
     assert "ARCH-DEPTH " in result.output or "ARCH-DEPTH\n" in result.output or "│ ARCH-DEPTH " in result.output
@@ -57,13 +52,13 @@ def test_recommend_explain_shows_every_rule(profiler):
         (["--set", "n_layer=1"], "did you mean 'n_layers'"),
     ],
 )
-def test_recommend_user_errors_exit_2(profiler, args, message):
+def test_recommend_user_errors_exit_2(args, message):
     result = run("recommend", DATA, "--target", "diagnosis", *args)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
 
 
-def test_recommend_bad_rule_file_exits_2_naming_the_rule(profiler, tmp_path):
+def test_recommend_bad_rule_file_exits_2_naming_the_rule(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("autoann_rules: 1\nrules:\n  - id: USER-BAD\n    guideline: [G-ARCH-2]\n"
                    "    when: {fact: n_row, ge: 10}\n    then: {n_layers: 2}\n    why: x\n")

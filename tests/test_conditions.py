@@ -64,7 +64,6 @@ def test_render_is_readable():
                                       {"any": [{"fact": "sparse", "is": True}, {"not": {"fact": "goal", "eq": "latency"}}]}]})
     assert cond.render() == ("n_rows >= 1000 and task in [binary, multiclass] and "
                              "(sparse or not goal == latency)")
-    assert cond.fact_names() == {"n_rows", "task", "sparse", "goal"}
 
 
 def test_format_value():

@@ -1,6 +1,6 @@
 """scikit-learn's own contract tests for both estimators (parametrize_with_checks).
 
-The estimators are built with a tiny search: ``max_trials=1`` and
+The estimators are built with the tiny search ``tests/_helpers.TINY``: ``max_trials=1`` and
 ``max_epochs=10`` end each ``fit`` after one short trial, the ``tiny_search``
 fixture's search options (no calibration, no refit) skip the calibration
 run and the refit, and the generous ``time_budget`` never binds, so a fit
@@ -12,11 +12,10 @@ searches for tests"); no check is special-cased.
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from _helpers import TINY
 from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor
 
-pytestmark = pytest.mark.usefixtures("tiny_search")
-
-TINY = dict(time_budget=300, max_trials=1, max_epochs=10, pins={"learning_rate": 0.01, "dropout": 0.0})
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("tiny_search")]
 
 
 @parametrize_with_checks(

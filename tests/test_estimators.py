@@ -26,17 +26,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
+from _helpers import TINY_SEEDED as TINY
 import autoann
 from autoann.errors import AutoANNError, ExportError, ParameterError
 from autoann.estimators._checks import check_weights
 from autoann.estimators._estimators import AutoANNClassifier, AutoANNRegressor, NotFittedError
 from autoann.params import CONSTRAINTS
 
-pytestmark = pytest.mark.usefixtures("tiny_search")
-
-TINY = dict(time_budget=300, max_trials=1, max_epochs=10, pins={"learning_rate": 0.01, "dropout": 0.0, "schedule": "constant"},
-            random_state=0)
-
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("tiny_search")]
 
 def frame_data(n: int = 120, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Numbers with NaN, a string column with None, and a label that depends on both."""
@@ -321,8 +318,9 @@ def test_working_dir_keeps_the_search_state(tmp_path):
 @pytest.mark.slow
 def test_grid_search_over_max_epochs():
     X, y = blobs(80)
-    grid = GridSearchCV(AutoANNClassifier(**TINY), {"max_epochs": [3, 10]}, cv=2).fit(X, y)
-    assert grid.best_params_["max_epochs"] in (3, 10)
+    grid = GridSearchCV(AutoANNClassifier(**TINY), {"max_epochs": [3, 10]}, cv=2, scoring="neg_log_loss").fit(X, y)
+    # Accuracy ties on these blobs; log loss does not, and ten epochs at the pinned constant rate fit them better.
+    assert grid.best_params_["max_epochs"] == 10, grid.cv_results_["mean_test_score"]
     assert grid.best_estimator_.best_params_["max_epochs"] == grid.best_params_["max_epochs"]
 
 
@@ -337,10 +335,14 @@ def test_calibrated_classifier():
 
 @pytest.mark.slow
 def test_the_time_budget_alone_ends_the_search():
-    """No max_trials: only the budget stops it (how close to the budget: bench/compare_mlp.py)."""
+    """No max_trials: only the budget stops it (if it does not, the test's timeout fails it), and the fit
+    ends as usual, with completed trials and the search inside the time the fit reports (how close to the
+    budget: bench/compare_mlp.py)."""
     X, y = frame_data(300)
     est = AutoANNClassifier(time_budget=25, random_state=0).fit(X, y)
-    assert len(est.leaderboard_) >= 1 and est.metadata_["budget"]["max_trials"] is None
+    budget = est.metadata_["budget"]
+    assert not est.metadata_["interrupted"] and (est.leaderboard_["status"] == "completed").any()
+    assert 0 < budget["search_seconds"] <= budget["seconds_before_export"]
 
 
 @pytest.mark.parametrize(("weights", "message"), [

@@ -19,6 +19,8 @@ from autoann.predict import _predictor as predictor
 from autoann.errors import ExportError
 from autoann.schema import category_strings
 
+pytestmark = pytest.mark.train
+
 RUNS = {  # name -> (task, classes, class_dtype)
     "binary": ("binary", ["no", "yes"], "str"),
     "multiclass": ("multiclass", ["1", "2", "10"], "int"),

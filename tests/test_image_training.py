@@ -3,7 +3,7 @@ from raw uint8 images (autoann.load and a TensorFlow-only SavedModel in a fresh 
 and evaluate on folders and .npz files, the estimator on image arrays, and bad image input.
 
 Tiny searches: one trial of at most 2 epochs on 40 digits of 4 classes; the properties checked are
-about the pipeline and the export, not the model's quality (bench/compare_images.py measures that).
+about the pipeline and the export, not the model's quality.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import autoann
 from autoann.cli._app import app
 from autoann.predict._predictor import SchemaWarning
 
+from _helpers import err
 from _runkit import WITHOUT_AUTOANN
-from conftest import DATASETS
 
-pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("quiet_tensorflow_logger")]
 runner = CliRunner()
 CLASSES = ("0", "1", "7", "8")
 PER_CLASS = 10
@@ -50,21 +50,17 @@ SERVE = WITHOUT_AUTOANN + textwrap.dedent("""
 """)
 
 
-def err(result) -> str:
-    return " ".join(result.stderr.split())
-
-
 def cli(*args) -> object:
     return runner.invoke(app, [*map(str, args)], env={"COLUMNS": "200"})
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
+def digits(tmp_path_factory, datasets_dir) -> Path:
     """A folder of the shipped digits: 10 PNGs of each of 4 classes."""
     root = tmp_path_factory.mktemp("digits") / "digits"
     for label in CLASSES:
         (root / label).mkdir(parents=True)
-        for src in sorted((DATASETS / "digits" / label).glob("*.png"))[:PER_CLASS]:
+        for src in sorted((datasets_dir / "digits" / label).glob("*.png"))[:PER_CLASS]:
             shutil.copy(src, root / label / src.name)
     return root
 
@@ -311,12 +307,12 @@ def test_backbone_rules_are_listed_as_not_applicable_without_weights(digits):
     ("not a model", "Cannot load the backbone"),
     ("tabular data", "--backbone is for image data"),
 ])
-def test_bad_backbone_exits_2_before_any_search(case, expected, digits, tmp_path):
+def test_bad_backbone_exits_2_before_any_search(case, expected, digits, tmp_path, datasets_dir):
     data, path = digits, tmp_path / "net.keras"
     if case == "not a model":
         path.write_text("not a keras file")
     elif case == "tabular data":
-        data, path = DATASETS / "penguins.csv", tmp_path / "whatever.keras"
+        data, path = datasets_dir / "penguins.csv", tmp_path / "whatever.keras"
     result = cli("recommend", data, "--target", "species", "--backbone", path)
     assert result.exit_code == 2 and expected in err(result), result.output + err(result)
 

@@ -9,6 +9,8 @@ from autoann.search._network import build_network, hidden_widths
 from autoann.search._preprocessing import fit_preprocessing
 from autoann.space import FAMILIES, SearchSpace, default_of, layer_widths
 
+pytestmark = pytest.mark.train
+
 BASE = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
         "metric": "auc", "n_layers": 3, "units_first": 32, "shrink": 0.5, "units_min": 4, "dropout": 0.2,
         "dropout_layers": 2, "optimizer": "nadam", "learning_rate": 1e-3}

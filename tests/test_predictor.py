@@ -13,6 +13,8 @@ from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.predict._predictor import Predictor, SchemaWarning, load, save_predictions
 from autoann.schema import to_model_inputs
 
+pytestmark = pytest.mark.train
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -7,6 +7,8 @@ from _tiny import SCHEMA, tiny_frame
 from autoann.search._preprocessing import Preprocessing, build_preprocessor, fit_preprocessing, transform
 from autoann.schema import to_model_inputs
 
+pytestmark = pytest.mark.train
+
 
 @pytest.fixture(scope="module")
 def fitted():

@@ -1,4 +1,4 @@
-"""autoann.profiling._profile: column kinds, drops, leaks, target shape, facts, and the JSON form."""
+"""autoann.profiling: column kinds, drops, leaks, target shape, facts, and the JSON form."""
 
 from __future__ import annotations
 
@@ -15,15 +15,8 @@ from hypothesis import strategies as st
 from autoann.data._tables import load_data
 from autoann.errors import DataError, ParameterError
 from autoann.profiling._facts import FACTS
-from autoann.profiling._profile import (
-    ONEHOT_MAX_CARDINALITY,
-    SAMPLE_ROWS,
-    ColumnProfile,
-    Profile,
-    encoded_width,
-    profile,
-    profile_dataset,
-)
+from autoann.profiling._columns import ONEHOT_MAX_CARDINALITY, ColumnProfile, encoded_width
+from autoann.profiling._profile import SAMPLE_ROWS, Profile, profile, profile_dataset
 
 N = 60
 

@@ -22,6 +22,8 @@ from autoann.search._splits import split_dataset
 from autoann.search._trainer import fit_run
 from autoann.data._weights import check_sample_weight
 
+pytestmark = pytest.mark.train
+
 SCHEMA = [Column("a", "numeric"), Column("b", "numeric")]
 VALUES = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
           "metric": "auc", "n_layers": 1, "units_first": 16, "activation_family": "elu", "optimizer": "adam",

@@ -23,7 +23,8 @@ import autoann
 from autoann.schema import category_strings
 
 from _runkit import WITHOUT_AUTOANN
-from conftest import DATASETS
+
+pytestmark = pytest.mark.train
 
 CASES = {  # name -> (file, target, rows kept)
     "multiclass": ("penguins.csv", "species", 150),
@@ -43,9 +44,9 @@ SERVE = WITHOUT_AUTOANN + textwrap.dedent("""
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
-def trained(request, tmp_path_factory):
+def trained(request, tmp_path_factory, datasets_dir):
     file, target, n = CASES[request.param]
-    frame = pd.read_csv(DATASETS / file).sample(n, random_state=0).reset_index(drop=True)
+    frame = pd.read_csv(datasets_dir / file).sample(n, random_state=0).reset_index(drop=True)
     run_dir = tmp_path_factory.mktemp(request.param) / "run"
     autoann.train(frame, target, output=run_dir, time_budget="5m", max_trials=1, max_epochs=2, seed=0)
     return request.param, run_dir, frame.drop(columns=target)

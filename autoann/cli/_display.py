@@ -224,12 +224,8 @@ def show_rule(console: "Console", rule: "Rule") -> None:
             + ([f"adds the note: {rule.note}"] if rule.note else []))
     section("When", ["always" if rule.when is None else rule.when.render()])
     section("Why", [rule.why])
-    for key in ("known_problems", "example"):
-        if key in rule.docs:
-            section(key.replace("_", " ").capitalize(), [rule.docs[key]])
-    for key, value in rule.docs.items():
-        if key not in ("known_problems", "example"):
-            section(key.replace("_", " ").capitalize(), [value])
+    for key, value in rule.doc_sections():
+        section(key.replace("_", " ").capitalize(), [value])
     examples = [f"fires on {_facts_text(c)}" for c in rule.examples.get("fires", [])]
     examples += [f"quiet on {_facts_text(c)}" for c in rule.examples.get("quiet", [])]
     if examples:

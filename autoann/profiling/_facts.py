@@ -1,6 +1,6 @@
 """The profile facts rule conditions may test, declared once with their types.
 
-:meth:`autoann.profile.Profile.facts` returns exactly these keys; the rule
+:meth:`autoann.profiling.Profile.facts` returns exactly these keys; the rule
 loader rejects a condition on any other name, or an operator that does not fit
 the fact's type, when the file is loaded rather than when the rule runs.
 """

@@ -108,9 +108,6 @@ class Condition:
         """The condition as one readable line."""
         raise NotImplementedError
 
-    def fact_names(self) -> set[str]:
-        raise NotImplementedError
-
 
 @dataclass(frozen=True)
 class Leaf(Condition):
@@ -133,9 +130,6 @@ class Leaf(Condition):
             return self.fact if self.value else f"not {self.fact}"
         return f"{self.fact} {SYMBOLS[self.op][0]} {format_value(self.value)}"
 
-    def fact_names(self) -> set[str]:
-        return {self.fact}
-
 
 @dataclass(frozen=True)
 class All(Condition):
@@ -151,9 +145,6 @@ class All(Condition):
 
     def render(self) -> str:
         return " and ".join(_wrap(p, "and") for p in self.parts)
-
-    def fact_names(self) -> set[str]:
-        return set().union(*(p.fact_names() for p in self.parts))
 
 
 @dataclass(frozen=True)
@@ -171,9 +162,6 @@ class AnyOf(Condition):
     def render(self) -> str:
         return " or ".join(_wrap(p, "or") for p in self.parts)
 
-    def fact_names(self) -> set[str]:
-        return set().union(*(p.fact_names() for p in self.parts))
-
 
 @dataclass(frozen=True)
 class Not(Condition):
@@ -189,9 +177,6 @@ class Not(Condition):
     def render(self) -> str:
         inner = self.part.render()
         return f"not ({inner})" if not isinstance(self.part, Leaf) else f"not {inner}"
-
-    def fact_names(self) -> set[str]:
-        return self.part.fact_names()
 
 
 def _wrap(part: Condition, joiner: str) -> str:

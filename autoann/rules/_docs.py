@@ -10,11 +10,12 @@ from __future__ import annotations
 from autoann.profiling import FACTS
 from autoann.rules._conditions import OPERATORS_BY_KIND, STR_FACT_VALUES, format_value
 from autoann.rules._guidelines import ELSEWHERE, GUIDELINES
-from autoann.rules._loader import describe_then
+from autoann.rules._loader import BUILTIN_FILES, describe_then
 from autoann.space import KNOWN
 
 
-_LABELS = {"code": "implemented in code", "search": "implemented by the search", "not encoded": "not encoded"}
+_LABELS = {"code": "implemented in code", "search": "implemented by the search", "not encoded": "not encoded",
+           "gap": "left out by the rules"}
 
 
 def _writing_rules() -> list[str]:
@@ -77,19 +78,19 @@ def rules_markdown(rules: list) -> str:
         "tests/test_rulebase.py checks it is up to date. -->",
         "",
         "The built-in rules live in `autoann/rules/builtin/*.yaml`, one file per concern, applied in this order: "
-        "inputs_outputs, architecture, activation, regularization, optimization, batch_epochs, goals. "
+        + ", ".join(name.removesuffix(".yaml") for name in BUILTIN_FILES) + ". "
         "A rule that fires sets hyperparameters; a later rule setting the same name replaces it. "
         "After the rules, `--set` pins, the parameter-count guard (G-ARCH-6) and consistency checks run "
-        "(`autoann/recommender.py`). Users extend or override rules with `--rules FILE` "
+        "(`autoann.rules.recommend`). Users extend or override rules with `--rules FILE` "
         "(a rule with a built-in id replaces it in place; new ids are applied after the built-ins). "
         "`autoann rules show ID` explains one rule, `autoann rules check FILE` validates a file.",
         "",
         "## Coverage of the guideline catalogue",
         "",
-        "Every guideline of `shared/guidelines.md`: the rules that cite it, and what code implements "
-        "or what is not encoded yet, and why.",
+        "Every guideline of `shared/guidelines.md`: the rules that cite it and, for a guideline no rule "
+        "covers in full, what code implements it, why it is not encoded, or which part of it the rules leave out.",
         "",
-        "| Guideline | Summary | Rules | Implemented elsewhere / not encoded |",
+        "| Guideline | Summary | Rules | Implemented elsewhere / not encoded / left out |",
         "|---|---|---|---|",
     ]
     for gid, summary in GUIDELINES.items():
@@ -110,7 +111,7 @@ def rules_markdown(rules: list) -> str:
         if rule.note:
             out.append(f"- Note: {rule.note}")
         out.append(f"- Why: {rule.why}")
-        for key, value in rule.docs.items():
+        for key, value in rule.doc_sections():
             out.append(f"- {key.replace('_', ' ').capitalize()}: {value}")
         out.append("")
     return "\n".join(out)

@@ -5,10 +5,11 @@ the wheel); this module keeps its ids with a one-line summary so a rule citing
 an id that does not exist fails when its file loads, and so ``autoann rules
 show`` can say what a cited id means. A test checks the ids match the catalogue.
 
-:data:`ELSEWHERE` records every guideline that is *not* (only) a rule: the
-ones code implements (the search, the network builder, the engine's parameter
-guard) and the ones not encoded yet, each with where or why. Together with the
-``guideline`` lists of the rules it is the coverage table of ``docs/rules.md``,
+:data:`ELSEWHERE` records every guideline no rule covers in full: the ones
+code implements (the search, the network builder, the engine's parameter
+guard), the ones not encoded, each with where or why, and for a guideline some
+rule cites, the part the rules leave out. Together with the ``guideline``
+lists of the rules it is the coverage table of ``docs/rules.md``,
 which :mod:`autoann.rules._docs` writes (``python -m autoann.rules --markdown``).
 """
 
@@ -86,43 +87,40 @@ GUIDELINES: dict[str, str] = {
     "G-DEF-4": "Always normalize input features",
 }
 
-_IMAGES = "image data (CNNs) is a later issue; the rules cover dense networks on tabular data"
-
-#: guideline id -> (kind, where it is implemented or why it is not).
-#: kind is "code", "search" or "not encoded".
+#: guideline id -> (kind, text). A guideline no rule cites is "code" or "search" (where it is
+#: implemented) or "not encoded" (why not); a guideline some rule cites may add a "gap": the part of it
+#: the rules leave out. A test keeps the kinds apart.
 ELSEWHERE: dict[str, tuple[str, str]] = {
     "G-IN-1": ("code", "autoann.search._preprocessing builds the one-hot / embedding inputs; the profile's input_width fact measures them"),
-    "G-IN-2": ("not encoded", "image and text inputs are a later issue"),
-    "G-IN-4": ("code", "autoann.profiling._profile drops identifiers and constant columns and flags suspected leaks"),
+    "G-IN-2": ("gap", "text inputs; autoann reads tables and image folders, not text"),
+    "G-IN-4": ("code", "autoann.profiling drops identifiers and constant columns and flags suspected leaks (autoann.profiling._leaks)"),
     "G-OUT-6": ("not encoded", "bounding boxes are not a v1 task"),
-    "G-ARCH-6": ("code", "autoann.rules._guard.apply_param_guard lowers the width (then depth) bounds until the largest network fits"),
-    "G-ARCH-7": ("not encoded", "the deep (8-25 layers, residual + batch norm) case: dense stacks stop at 5 hidden layers, "
-                 "where ReLU-family activations with He/LeCun init suffice"),
-    "G-ARCH-8": ("not encoded", "transfer learning concerns image/speech models, a later issue"),
+    "G-ARCH-6": ("code", "autoann.rules.recommend runs the parameter-count guard (apply_param_guard), which lowers the width "
+                 "(then depth) bounds until the largest network fits"),
+    "G-ARCH-7": ("gap", "the deep case (8-25 layers, residual + batch norm); dense stacks stop at 5 hidden layers and CNNs at "
+                 "8 convolutions, where ReLU-family activations with He/LeCun init suffice"),
+    "G-ARCH-8": ("gap", "speech; autoann takes no audio input"),
     "G-INIT-1": ("code", "autoann.space.FAMILIES: every family uses a random initializer, never a constant"),
     "G-INIT-2": ("code", "autoann.space.FAMILIES: tanh -> glorot_uniform"),
     "G-INIT-3": ("code", "autoann.space.FAMILIES: relu, leaky_relu, gelu -> he_normal"),
     "G-INIT-4": ("code", "autoann.space.FAMILIES: selu -> lecun_normal, elu -> he_normal"),
     "G-INIT-5": ("code", "autoann.space.FAMILIES: no family uses a plain standard-normal initializer"),
     "G-GRAD-4": ("search", "autoann.search._callbacks.DivergenceGuard stops a trial on NaN/inf loss; the search records it as failed and goes on"),
-    "G-BN-4": ("not encoded", "folding batch norm into the previous layer after training; the latency goal avoids batch norm instead"),
-    "G-BN-5": ("not encoded", "dropout and batch norm are searched independently (the space grammar cannot make dropout depth "
-               "depend on batch_norm and the family at once); a top-layer-only dropout (dropout_layers=1) keeps dropout after the last BN"),
-    "G-REG-1": ("search", "autoann.search._fit.fit_network: EarlyStopping on the validation metric with restore_best_weights"),
+    "G-BN-4": ("gap", "folding batch norm into the previous layer after training; the latency goal avoids batch norm instead"),
+    "G-BN-5": ("gap", "dense stacks: dropout and batch norm are searched independently (the space grammar cannot make dropout "
+               "depth depend on batch_norm and the family at once); a top-layer-only dropout (dropout_layers=1) keeps dropout after the last BN"),
+    "G-REG-1": ("search", "every trial fits with EarlyStopping on the validation metric and restore_best_weights (autoann.search)"),
     "G-REG-4": ("code", "autoann.space.FAMILIES: selu -> alpha dropout"),
     "G-OPT-4": ("not encoded", "no profile fact measures input sparsity yet; `--set optimizer=adagrad` is available"),
     "G-LR-2": ("not encoded", "a learning-rate finder per trial costs more budget than it saves at autoann's sizes; "
                "the search samples the rate on a log range instead (OPT-LR-*)"),
-    "G-LR-4": ("not encoded", "the staged process (decay last): Hyperband samples the schedule jointly, with `constant` as one choice"),
-    "G-HPO-2": ("search", "autoann.search._tuner: Keras Tuner Hyperband (random sampling within brackets) on a wall-clock budget"),
-    "G-PROC-1": ("search", "autoann.search._run.calibrate trains the space's default network first; Hyperband's first "
+    "G-LR-4": ("gap", "the staged process (decay last): Hyperband samples the schedule jointly, with `constant` as one choice"),
+    "G-HPO-2": ("search", "autoann.search: Keras Tuner Hyperband (random sampling within brackets) on a wall-clock budget"),
+    "G-PROC-1": ("search", "autoann.search trains the space's default network first, to time it; Hyperband's first "
                  "bracket trains many configurations for a few epochs before any long run"),
-    "G-PROC-2": ("search", "early stopping watches validation every epoch; the run report plots train and validation curves (autoann.export._run_dir)"),
+    "G-PROC-2": ("search", "early stopping watches validation every epoch; the run report plots train and validation curves (autoann.export)"),
     "G-PROC-3": ("not encoded", "per-layer weight and gradient inspection is not implemented; DivergenceGuard catches explosions (G-GRAD-4)"),
-    "G-CNN-1": ("not encoded", _IMAGES),
-    "G-CNN-2": ("not encoded", _IMAGES),
-    "G-CNN-3": ("not encoded", _IMAGES),
-    "G-CNN-4": ("not encoded", _IMAGES),
-    "G-CNN-5": ("not encoded", _IMAGES),
-    "G-DEF-3": ("not encoded", "the 'lower float precision' part of the low-latency exception (an export concern)"),
+    "G-CNN-5": ("not encoded", "residual and Inception blocks matter for deep CNNs; the searched CNNs have at most 8 convolutions "
+                "(IMG-FILTERS, known problems)"),
+    "G-DEF-3": ("gap", "the 'lower float precision' part of the low-latency exception (an export concern)"),
 }

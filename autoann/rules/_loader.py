@@ -51,6 +51,7 @@ BUILTIN_FILES = (
     "optimization.yaml", "batch_epochs.yaml", "images.yaml", "goals.yaml",
 )
 RULE_KEYS = {"id", "guideline", "when", "then", "why", "note", "docs", "examples"}
+#: the usual ``docs`` sections, shown first (any other key is shown after them, in file order)
 DOC_KEYS = ("known_problems", "example")
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 
@@ -89,6 +90,11 @@ class Rule:
     def reason(self, facts: Mapping[str, Any]) -> str:
         """The facts checked and their values, e.g. 'n_rows=569 < 1000'."""
         return "always" if self.when is None else self.when.explain(facts)
+
+    def doc_sections(self) -> list[tuple[str, str]]:
+        """The ``docs`` sections in the order ``rules show`` and docs/rules.md print them: :data:`DOC_KEYS`
+        first, then the others in file order."""
+        return sorted(self.docs.items(), key=lambda item: DOC_KEYS.index(item[0]) if item[0] in DOC_KEYS else len(DOC_KEYS))
 
     def apply(self, facts: Mapping[str, Any]) -> dict[str, Hyperparameter]:
         """The hyperparameters this rule sets, with fact references resolved."""

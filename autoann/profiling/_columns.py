@@ -1,0 +1,184 @@
+"""The column-kind heuristics: what each feature column is, whether it is kept, and its encoded width.
+
+:func:`column_kind` decides the kind of one column (numeric, categorical,
+boolean, identifier, constant, datetime, text) and why it is dropped;
+:func:`profile_column` adds its statistics and :func:`encoded_width`, the
+network inputs it becomes (G-IN-1). :mod:`autoann.profiling._profile` runs
+them over a dataset's columns.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Categoricals with at most this many levels (missing counts as a level) are one-hot
+#: encoded with one extra out-of-vocabulary column; the rest are embedded (G-IN-1).
+#: Must match autoann.search._preprocessing's defaults (onehot_max_cardinality, embedding_dim_max).
+ONEHOT_MAX_CARDINALITY = 30
+#: Embedding width of a high-cardinality categorical: min(50, round(1.6 * levels ** 0.56)),
+#: the fast.ai rule of thumb.
+EMBEDDING_DIM_MAX = 50
+MOSTLY_MISSING = 0.95  # columns missing more than this share of values are dropped
+TEXT_DISTINCT_SHARE = 0.5  # free text: more than this share of values distinct ...
+TEXT_MIN_WORDS = 3.0  # ... and at least this many words on average
+DATE_SHARE = 0.9  # share of sampled strings that must look like and parse as dates
+TOP_LEVELS = 10  # levels of a categorical (and image sizes) a profile lists, the most common first
+_BOOLEAN_WORDS = ({"true", "false"}, {"yes", "no"})
+
+DATETIME_REASON = "datetime features are not encoded yet (v1); derive numeric parts (year, month, ...) to use it"
+#: Names that say "identifier": id, user_id, CustomerID, uuid, key, index, row_no, ... (not "paid", "fluid").
+_ID_NAME = re.compile(r"(?i:(^|[^a-z])(id|ids|uuid|guid|key|index|idx|identifier|(row|record)_?(no|num|number)?)$)"
+                      r"|[a-z0-9](ID|Id)$")
+_DATE_LIKE = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+\d{2,4}"
+    r"|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{2,4}|\d{1,2}:\d{2})")
+
+
+@dataclass
+class ColumnProfile:
+    """One feature column: its kind, whether it is kept, and what it costs the network's input."""
+
+    name: str
+    dtype: str
+    kind: str  # numeric | categorical | boolean | identifier | constant | datetime | text
+    missing_fraction: float
+    cardinality: int  # distinct non-missing values
+    kept: bool
+    drop_reason: str | None = None
+    encoded_width: int = 0  # network inputs this column becomes (0 when dropped)
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    top_levels: dict[str, int] = field(default_factory=dict)  # categoricals/booleans: up to 10 levels and counts
+    warnings: list[str] = field(default_factory=list)
+
+
+def encoded_width(kind: str, cardinality: int, has_missing: bool) -> int:
+    """Network inputs one kept column becomes, as autoann.search._preprocessing encodes it (G-IN-1).
+
+    Numeric: 1, plus a missing-indicator column if values are missing.
+    Categorical and boolean (fed as strings; missing is a level of its own): one-hot
+    levels + 1 out-of-vocabulary column up to :data:`ONEHOT_MAX_CARDINALITY` levels,
+    else an embedding of min(50, round(1.6 * levels ** 0.56)) (at least 2).
+    """
+    if kind == "numeric":
+        return 1 + int(has_missing)
+    levels = cardinality + int(has_missing)
+    if levels <= ONEHOT_MAX_CARDINALITY:
+        return levels + 1
+    return max(2, int(min(EMBEDDING_DIM_MAX, round(1.6 * levels ** 0.56))))
+
+
+def _nunique(values: pd.Series) -> int:
+    try:
+        return int(values.nunique())
+    except TypeError:  # unhashable cells (lists, dicts)
+        return int(values.astype(str).nunique())
+
+
+def _finite(x: Any) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def column_kind(name: str, col: pd.Series, values: pd.Series, cardinality: int,
+                sample: pd.Series) -> tuple[str, str | None]:
+    """The kind of a feature column and, if it must be dropped, why.
+
+    ``values`` are the non-missing values, ``sample`` the non-missing values of
+    the sampled rows. In order:
+
+    - datetime: datetime/timedelta/period dtype, or strings of which at least 90% of a
+      sample look like dates and parse with ``pd.to_datetime(format="mixed")``; dropped in v1.
+    - constant: at most one distinct value; dropped (G-IN-4).
+    - boolean: bool dtype, Python booleans, or strings whose lower-cased values are
+      exactly {true, false} or {yes, no}.
+    - categorical: category dtype.
+    - identifier: whole numbers, one distinct value per row, that form an arithmetic
+      sequence (1, 2, 3, ...) or sit in a column named like an id; or strings distinct in
+      every row (at most 5% missing). Dropped (G-IN-4): they cannot generalize.
+    - numeric: any other number.
+    - text: strings, more than half distinct, averaging 3 or more words; dropped (G-IN-2).
+    - categorical: any other string.
+    """
+    n_rows = len(col)
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col) \
+            or isinstance(col.dtype, pd.PeriodDtype):
+        return "datetime", DATETIME_REASON
+    if cardinality <= 1:
+        return "constant", f"constant: {cardinality} distinct value(s) carry no information (G-IN-4)"
+    if pd.api.types.is_bool_dtype(col):
+        return "boolean", None
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return "categorical", None
+    if pd.api.types.is_numeric_dtype(col):
+        if cardinality == n_rows and _is_numeric_identifier(name, values):
+            return "identifier", "row identifier: a distinct whole number in every row cannot generalize (G-IN-4)"
+        return "numeric", None
+    if pd.api.types.is_object_dtype(col) and values.map(type).eq(bool).all():
+        return "boolean", None
+    strings = sample.astype(str)
+    if cardinality <= 8 and {v.strip().lower() for v in values.astype(str).unique()} in _BOOLEAN_WORDS:
+        return "boolean", None
+    if _looks_like_dates(strings):
+        return "datetime", DATETIME_REASON
+    if cardinality > TEXT_DISTINCT_SHARE * len(values) and \
+            float(strings.str.strip().str.count(r"\s+").mean()) + 1 >= TEXT_MIN_WORDS:
+        return "text", "free text needs a text-to-vector step (G-IN-2), which autoann does not have yet"
+    if cardinality == len(values) >= (1 - 0.05) * n_rows:
+        return "identifier", "row identifier: a distinct string in every row cannot generalize (G-IN-4)"
+    return "categorical", None
+
+
+def _is_numeric_identifier(name: str, values: pd.Series) -> bool:
+    x = np.sort(values.to_numpy("float64"))
+    if not np.all(x == np.round(x)):
+        return False
+    steps = np.diff(x)
+    return bool(_ID_NAME.search(name)) or (len(steps) > 0 and bool(np.all(steps == steps[0])))
+
+
+def _looks_like_dates(strings: pd.Series) -> bool:
+    distinct = pd.Series(strings.unique()[:500])
+    if distinct.empty or distinct.str.match(_DATE_LIKE).mean() < DATE_SHARE:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(distinct, format="mixed", errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            return False
+    return bool(parsed.notna().mean() >= DATE_SHARE)
+
+
+def profile_column(name: str, col: pd.Series, sample: pd.Series) -> ColumnProfile:
+    """Profile one feature column: its kind, drop reason, statistics and encoded width (``sample``: the
+    sampled rows of the same column, for the expensive checks)."""
+    if pd.api.types.is_object_dtype(col):
+        col, sample = col.infer_objects(), sample.infer_objects()  # numbers held as objects stay numbers
+    values = col.dropna()
+    n = len(col)
+    missing = (n - len(values)) / n
+    cardinality = _nunique(values)
+    kind, reason = column_kind(name, col, values, cardinality, sample.dropna())
+    if missing > MOSTLY_MISSING:
+        reason = f"{missing:.0%} of values are missing (more than {MOSTLY_MISSING:.0%})"
+    prof = ColumnProfile(name, str(col.dtype), kind, missing, cardinality, reason is None, reason)
+    if kind == "numeric":
+        x = values.to_numpy("float64")
+        with np.errstate(all="ignore"):  # values near 1e308 overflow: their mean/std become None
+            prof.min, prof.max, prof.mean = _finite(x.min()), _finite(x.max()), _finite(x.mean())
+            prof.std = _finite(x.std(ddof=1)) if len(x) > 1 else None
+    elif kind in ("categorical", "boolean"):
+        counts = values.astype(str).value_counts().head(TOP_LEVELS)
+        prof.top_levels = {str(k): int(v) for k, v in counts.items()}
+    if prof.kept:
+        prof.encoded_width = encoded_width(kind, cardinality, missing > 0)
+    return prof
