@@ -31,6 +31,7 @@ import pandas as pd
 
 from autoann.search._budget import SearchPlan, plan_search
 from autoann.errors import AutoANNError, BudgetError
+from autoann.fitted_run import TrialEvent, TrialRow, leaderboard_frame
 from autoann.search._network import AutoANNHyperModel, TrainingData, build_network, declare, fit_network, objective
 from autoann.search._preprocessing import Preprocessing
 from autoann.space import SearchSpace, typed_values
@@ -55,7 +56,7 @@ class SearchResult:
     network: keras.Model
     history: dict[str, list[float]]
     val_score: float
-    leaderboard: pd.DataFrame
+    trials: list[TrialRow]
     progress: list[tuple[float, float]]
     plan: SearchPlan
     objective: dict[str, str]
@@ -65,19 +66,23 @@ class SearchResult:
     search_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        return leaderboard_frame(self.trials)
+
 
 class BudgetedHyperband(kt.Hyperband):
     """Keras Tuner's Hyperband with a deadline, failure tolerance and checkpoint pruning."""
 
     def __init__(self, hypermodel: AutoANNHyperModel, *, soft_deadline: float, max_trials: int | None,
-                 on_trial: Callable[["BudgetedHyperband"], None] | None = None, **kwargs: Any):
+                 on_trial: Callable[[TrialEvent], None] | None = None, **kwargs: Any):
         super().__init__(hypermodel=hypermodel, hyperband_iterations=None, max_retries_per_trial=0,
                          max_consecutive_failed_trials=None, **kwargs)
         self.soft_deadline = soft_deadline
         self.trial_cap = max_trials
         self.on_trial = on_trial
         self.started = time.monotonic()
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, TrialRow] = {}
         self.histories: dict[str, dict[str, list[float]]] = {}
         self._trial_start = 0.0
         self._builds = 0
@@ -89,7 +94,7 @@ class BudgetedHyperband(kt.Hyperband):
 
     def _load_sidecar(self) -> None:
         if self._sidecar().exists():
-            self.rows = json.loads(self._sidecar().read_text())
+            self.rows = {k: TrialRow.from_json(r) for k, r in json.loads(self._sidecar().read_text()).items()}
         histories = Path(self.project_dir) / HISTORIES
         if histories.exists():
             self.histories = json.loads(histories.read_text())
@@ -100,16 +105,10 @@ class BudgetedHyperband(kt.Hyperband):
     def consecutive_failures(self) -> int:
         count = 0
         for row in reversed(list(self.rows.values())):
-            if row["status"] != "failed":
+            if row.status != "failed":
                 break
             count += 1
         return count
-
-    def best_so_far(self) -> float | None:
-        scores = [r["score"] for r in self.rows.values() if r["status"] != "failed" and r["score"] is not None]
-        if not scores:
-            return None
-        return max(scores) if self.oracle.objective.direction == "max" else min(scores)
 
     # -- Keras Tuner hooks -----------------------------------------------
     def _try_build(self, hp) -> keras.Model:
@@ -158,29 +157,30 @@ class BudgetedHyperband(kt.Hyperband):
         if status == "failed":
             lines = (trial.message or "").strip().splitlines()
             message = (record.diverged if record and record.diverged else "") or (lines[-1] if lines else "")
-        self.rows[trial.trial_id] = {
-            "trial_id": trial.trial_id,
-            "status": status,
-            "score": None if trial.score is None or not math.isfinite(trial.score) else float(trial.score),
-            "bracket": hp.get("tuner/bracket"),
-            "round": hp.get("tuner/round"),
-            "parent": hp.get("tuner/trial_id"),
-            "epochs_to": hp.get("tuner/epochs"),
-            "epochs_run": record.epochs_run if record else 0,
-            "fit_seconds": round(record.fit_seconds, 4) if record else 0.0,
-            "seconds": round(time.monotonic() - self._trial_start, 4),
-            "finished_at": round(time.monotonic() - self.started, 3),
-            "message": message,
-            **typed_values({k: v for k, v in hp.items() if not k.startswith("tuner/")}),
-        }
+        self.rows[trial.trial_id] = TrialRow(
+            trial_id=trial.trial_id,
+            status=status,
+            score=None if trial.score is None or not math.isfinite(trial.score) else float(trial.score),
+            bracket=hp.get("tuner/bracket"),
+            round=hp.get("tuner/round"),
+            parent=hp.get("tuner/trial_id"),
+            epochs_to=hp.get("tuner/epochs"),
+            epochs_run=record.epochs_run if record else 0,
+            fit_seconds=round(record.fit_seconds, 4) if record else 0.0,
+            seconds=round(time.monotonic() - self._trial_start, 4),
+            finished_at=round(time.monotonic() - self.started, 3),
+            message=message,
+            values=typed_values({k: v for k, v in hp.items() if not k.startswith("tuner/")}),
+        )
         if record is not None:
             self.histories[trial.trial_id] = record.history
         self.hypermodel.last = None
-        self._sidecar().write_text(json.dumps(self.rows))
+        self._sidecar().write_text(json.dumps({k: r.to_json() for k, r in self.rows.items()}))
         (Path(self.project_dir) / HISTORIES).write_text(json.dumps(self.histories))
         self._prune_checkpoints()
         if self.on_trial is not None:
-            self.on_trial(self)
+            objective = self.oracle.objective
+            self.on_trial(TrialEvent.after(list(self.rows.values()), objective.name, objective.direction))
 
     def load_trial_model(self, trial) -> keras.Model:
         """The trial's network at its best epoch.
@@ -270,7 +270,7 @@ def _histories_chain(tuner: BudgetedHyperband, trial_id: str) -> dict[str, list[
     chain = []
     while trial_id is not None and trial_id in tuner.rows:
         chain.append(tuner.histories.get(trial_id, {}))
-        trial_id = tuner.rows[trial_id].get("parent")
+        trial_id = tuner.rows[trial_id].parent
     merged: dict[str, list[float]] = {}
     for hist in reversed(chain):
         for key, values in hist.items():
@@ -290,7 +290,7 @@ def run_search(
     seed: int = 0,
     resume: bool = False,
     verbose: int = 0,
-    on_trial: Callable[[BudgetedHyperband], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
     on_plan: Callable[[SearchPlan], None] | None = None,
     spent_seconds: float = 0.0,
 ) -> SearchResult:
@@ -331,9 +331,9 @@ def run_search(
         interrupted = True
     search_seconds = time.monotonic() - started
 
-    done = [r for r in tuner.rows.values() if r["status"] in ("completed", "cut") and r["score"] is not None]
+    done = [r for r in tuner.rows.values() if r.status in ("completed", "cut") and r.score is not None]
     if not done:
-        failures = [r["message"] for r in tuner.rows.values() if r["status"] == "failed"]
+        failures = [r.message for r in tuner.rows.values() if r.status == "failed"]
         if interrupted:
             raise AutoANNError("Interrupted before any trial finished: nothing to export.")
         if failures:
@@ -368,13 +368,13 @@ def run_search(
         network=network,
         history=history,
         val_score=val_score,
-        leaderboard=pd.DataFrame(rows),
+        trials=rows,
         progress=_progress(rows, obj.direction),
         plan=plan,
         objective={"name": obj.name, "direction": obj.direction},
         final_model=final,
         interrupted=interrupted,
-        fit_seconds=sum(r["fit_seconds"] for r in rows),
+        fit_seconds=sum(r.fit_seconds for r in rows),
         search_seconds=search_seconds,
         notes=notes,
     )
@@ -426,13 +426,13 @@ def _refit(values, prep, data, plan, end, seed, verbose, obj):
     return model, record.history, float(best)
 
 
-def _progress(rows: list[dict[str, Any]], direction: str) -> list[tuple[float, float]]:
+def _progress(rows: list[TrialRow], direction: str) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     best: float | None = None
-    for row in sorted(rows, key=lambda r: r["finished_at"]):
-        score = row["score"]
-        if row["status"] != "failed" and score is not None:
+    for row in sorted(rows, key=lambda r: r.finished_at):
+        score = row.score
+        if row.scored:
             best = score if best is None else (max(best, score) if direction == "max" else min(best, score))
         if best is not None:
-            out.append((row["finished_at"], best))
+            out.append((row.finished_at, best))
     return out
