@@ -139,3 +139,17 @@ def test_trial_event_counts_and_best_score(direction, best):
     assert (event.finished, event.failed, event.last.trial_id) == (4, 1, "0003")
     assert np.isclose(event.best, best) and event.objective == "val_auc"
     assert best_score(rows[2:3], direction) is None
+
+
+def test_progress_view_reads_the_event_not_the_tuner():
+    import io
+
+    from rich.console import Console
+
+    from autoann.cli._progress import SearchProgress
+
+    view = SearchProgress(Console(file=io.StringIO(), force_terminal=False), budget_seconds=60.0)
+    with view:
+        view("trial", TrialEvent.after([TrialRow.from_json(old_row(i)) for i in range(3)], "val_auc", "max"))
+        text = view.progress.tasks[0].description
+    assert text.startswith("3 trials, 1 failed | best val_auc 0.6 | ")
