@@ -1,11 +1,18 @@
-"""Atomic file and directory writes: nothing the user had is left half-written."""
+"""Atomic file and directory writes (nothing the user had is left half-written), and JSON-safe values."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from autoann.errors import ExportError
 
@@ -64,3 +71,54 @@ def read_user_text(path: Path, what: str, error: type[Exception]) -> str:
         raise error(f"{what} not found: {path}.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"Cannot read {what.lower()} {path}: {exc}") from None
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A JSON-safe copy of ``obj``: numpy scalars/arrays, paths, dates, dataclasses converted;
+    NaN and infinities become ``null`` (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in obj), key=str)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)):
+        return obj
+    if isinstance(obj, (datetime, date, pd.Timestamp)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(asdict(obj))
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    return str(obj)
+
+
+def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
+    """Write predictions to CSV (or Parquet by suffix) atomically; never replace a file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} already exists; choose another output file or pass --overwrite.")
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        write_text_atomic(path, frame.to_csv(index=False))
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # same folder: the rename is atomic
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except (OSError, ImportError) as exc:
+        raise ExportError(f"Cannot write {path}: {exc}.") from None
+    return path

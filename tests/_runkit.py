@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from autoann.export._run_dir import RunArtifacts, finalize_run, write_run_files
+from autoann.export._run_dir import finalize_run, write_run_files
+from autoann.fitted_run import FittedRun, RunMetadata, TrialRow
 from autoann.layers import StandardizeImpute
 from autoann.schema import Column
 
@@ -80,21 +81,21 @@ def metadata(task: str, classes: list[str] | None = None, class_dtype: str | Non
 
 
 def artifacts(task: str, classes: list[str] | None = None, class_dtype: str | None = None,
-              model: keras.Model | None = None) -> RunArtifacts:
-    """RunArtifacts with a leaderboard of 5 trials (one failed), a history and a progress trace."""
-    rows = [{"trial_id": f"000{i}", "status": "failed" if i == 2 else ("cut" if i == 4 else "completed"),
-             "score": None if i == 2 else 0.6 + 0.05 * i, "epochs": 3, "seconds": 1.0 + i, "bracket": 1,
-             "round": 0, "finished_at": 2.0 * (i + 1), "n_layers": 1 + i % 2, "learning_rate": 10 ** -(2 + i % 3)}
+              model: keras.Model | None = None) -> FittedRun:
+    """A FittedRun with a leaderboard of 5 trials (one failed), a history and a progress trace."""
+    rows = [TrialRow(trial_id=f"000{i}", status="failed" if i == 2 else ("cut" if i == 4 else "completed"),
+                     score=None if i == 2 else 0.6 + 0.05 * i, epochs_run=3, seconds=1.0 + i, bracket=1, round=0,
+                     finished_at=2.0 * (i + 1), values={"n_layers": 1 + i % 2, "learning_rate": 10 ** -(2 + i % 3)})
             for i in range(5)]
     history = {"loss": [0.9, 0.6, 0.45, 0.35, 0.3], "val_loss": [0.95, 0.7, 0.6, 0.62, 0.66]}
     history.update({"auc": [0.7, 0.8, 0.85, 0.9, 0.92], "val_auc": [0.68, 0.75, 0.78, 0.78, 0.77]})
     progress = [(2.0, 0.6), (4.0, 0.65), (8.0, 0.75), (10.0, 0.8)]
-    return RunArtifacts(model=model if model is not None else build_model(task),
-                        metadata=metadata(task, classes, class_dtype), leaderboard=pd.DataFrame(rows),
-                        history=history, progress=progress)
+    return FittedRun(model=model if model is not None else build_model(task),
+                     metadata=RunMetadata.from_json(metadata(task, classes, class_dtype)), trials=rows,
+                     history=history, progress=progress)
 
 
-def export_run(art: RunArtifacts, run_dir: Path, overwrite: bool = False) -> Path:
+def export_run(art: FittedRun, run_dir: Path, overwrite: bool = False) -> Path:
     """Export ``art`` the way ``train`` does: staging folder, then one rename."""
     staging = run_dir.parent / f".{run_dir.name}.partial"
     staging.mkdir(parents=True)

@@ -15,7 +15,7 @@ import pytest
 
 from _runkit import SCHEMA, WITHOUT_AUTOANN, artifacts, export_run, raw_frame
 from autoann.export import _run_dir as export
-from autoann.predict import _predictor as predictor
+from autoann import predict as predictor
 from autoann.errors import ExportError
 from autoann.schema import category_strings
 

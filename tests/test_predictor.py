@@ -10,7 +10,7 @@ import pytest
 from _runkit import artifacts, build_model, export_run, metadata, raw_frame
 from autoann import metrics
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
-from autoann.predict._predictor import Predictor, SchemaWarning, load, save_predictions
+from autoann.predict import Predictor, SchemaWarning, load, save_predictions
 from autoann.schema import to_model_inputs
 
 pytestmark = pytest.mark.train
@@ -66,7 +66,7 @@ def test_load_names_what_is_missing(tmp_path, run):
 def test_loaded_predictor_attributes(binary):
     assert binary.task == "binary" and list(binary.classes) == ["no", "yes"]
     assert [c.name for c in binary.schema] == ["a", "b c", "colour"] and binary.target_names == ["y"]
-    assert binary.metadata["format"] == 1 and "binary" in repr(binary)
+    assert binary.metadata.format == 1 and "binary" in repr(binary)
 
 
 # -- predictions -----------------------------------------------------------------------

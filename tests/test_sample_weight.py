@@ -203,13 +203,13 @@ def test_fit_run_with_weights_learns_the_weighted_half(tmp_path):
     frame["y"] = np.where(y == 1, "yes", "no")
     run = fit_run(frame, "y", workdir=tmp_path / "w", time_budget="5m", max_trials=1, max_epochs=20, seed=0,
                   test_size=0.0, pins=["learning_rate=0.01", "batch_size=16"], sample_weight=first * 3.0)
-    model, meta = run.artifacts.model, run.artifacts.metadata
-    from autoann.schema import schema_from_list, to_model_inputs
+    model, meta = run.model, run.metadata
+    from autoann.schema import to_model_inputs
 
-    p = model.predict(to_model_inputs(frame, schema_from_list(meta["schema"])), verbose=0)[:, 0]
-    assert meta["classes"] == ["no", "yes"]
+    p = model.predict(to_model_inputs(frame, meta.schema), verbose=0)[:, 0]
+    assert meta.classes == ["no", "yes"]
     kept = first == 1
     accuracy = ((p > 0.5) == (y == 1))[kept].mean()
     confidence = 1 - np.abs(p - y)[kept].mean()  # about 0.5 when the conflict is left unresolved
-    assert accuracy > 0.85 and confidence > 0.7, (accuracy, confidence, run.result.final_model)
-    assert any("sample weights" in note for note in meta["notes"])
+    assert accuracy > 0.85 and confidence > 0.7, (accuracy, confidence, meta.final_model)
+    assert any("sample weights" in note for note in meta.notes)

@@ -1,9 +1,9 @@
 """The live view of a running search: one progress bar over the time budget.
 
 It listens to the events :func:`autoann.search._trainer.train` emits (``space``,
-``plan``, ``trial``) and shows trials done, the best validation score so far
-and the time left. It holds no training state, so Keras Tuner never has to
-copy it.
+``plan``, and a :class:`~autoann.fitted_run.TrialEvent` per ``trial``) and shows
+trials done, the best validation score so far and the time left. It holds no
+training state and never sees the tuner.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from autoann.fitted_run import TrialEvent
 
 
 class SearchProgress:
@@ -63,10 +65,10 @@ class SearchProgress:
             self.console.print(f"[dim]{payload.describe()}[/]")
             self._advance("searching")
         elif kind == "trial":
-            best = payload.best_so_far()
-            failed = sum(1 for r in payload.rows.values() if r["status"] == "failed")
-            name = payload.oracle.objective.name
-            best_text = "-" if best is None else f"{best:.4g}"
-            extra = f", {failed} failed" if failed else ""
-            left = max(self.budget - (time.monotonic() - self.started), 0)
-            self._advance(f"{payload.finished()} trials{extra} | best {name} {best_text} | {left:.0f}s left")
+            self._trial(payload)
+
+    def _trial(self, event: TrialEvent) -> None:
+        best = "-" if event.best is None else f"{event.best:.4g}"
+        extra = f", {event.failed} failed" if event.failed else ""
+        left = max(self.budget - (time.monotonic() - self.started), 0)
+        self._advance(f"{event.finished} trials{extra} | best {event.objective} {best} | {left:.0f}s left")

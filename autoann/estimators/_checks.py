@@ -269,23 +269,3 @@ def model_from_bytes(data: bytes) -> Any:
         path = Path(tmp) / "model.keras"
         path.write_bytes(data)
         return load_keras_model(path)
-
-
-#: Rows per model call in :func:`predict_raw`.
-PREDICT_CHUNK = 8192
-
-
-def predict_raw(est: Any, X: Any) -> np.ndarray:
-    """The model's output for ``X``, shape (N, units), after the schema checks ``autoann.load`` makes."""
-    from autoann.predict import SchemaWarning, call_eagerly, check_frame, vocabularies
-    from autoann.schema import schema_from_list, to_model_inputs
-
-    frame = features(est, X, reset=False)
-    schema = schema_from_list(est.metadata_["schema"])
-    if isinstance(frame, np.ndarray):
-        return call_eagerly(est.model_, to_model_inputs(frame, schema), len(frame), chunk=PREDICT_CHUNK).astype("float64")
-    # Only the columns the model uses: the profiler's drops (constants, ids) are not worth a warning per call.
-    inputs, notes = check_frame(frame[[c.name for c in schema]], schema, vocabularies(est.metadata_))
-    for note in notes:
-        warnings.warn(note, SchemaWarning, stacklevel=3)
-    return call_eagerly(est.model_, inputs, len(frame), chunk=PREDICT_CHUNK).astype("float64")

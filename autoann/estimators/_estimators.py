@@ -15,6 +15,7 @@ only when fitting, predicting or unpickling. See docs/estimators.md.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -30,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from autoann.estimators import _checks as _u
 from autoann.errors import AutoANNError, ExportError
+from autoann.fitted_run import FittedRun, RunMetadata, trials_from_frame
 
 
 class NotFittedError(AutoANNError, SklearnNotFittedError):
@@ -130,22 +132,37 @@ class _AutoANNEstimator(BaseEstimator):
         else:
             with tempfile.TemporaryDirectory(prefix="autoann-search-") as tmp:
                 run = fit_run(dataset, workdir=Path(tmp), **knobs)
-        artifacts = run.artifacts
-        self.model_ = artifacts.model
-        self.metadata_ = self._user_metadata(dict(artifacts.metadata))
+        self.model_ = run.model
+        self.metadata_ = self._user_metadata(run.metadata).to_json()
         self.profile_ = run.profile
         self.space_ = run.space
-        self.leaderboard_ = run.result.leaderboard
-        self.best_params_ = dict(run.result.values)
-        self.history_ = dict(artifacts.history or {})
-        self.progress_ = list(artifacts.progress or [])
+        self.leaderboard_ = run.leaderboard
+        self.best_params_ = dict(run.metadata.best_hyperparameters)
+        self.history_ = dict(run.history or {})
+        self.progress_ = list(run.progress or [])
         self.fit_seconds_ = float(run.seconds)
 
-    def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
+    def _user_metadata(self, metadata: RunMetadata) -> RunMetadata:
         if not hasattr(self, "feature_names_in_") and not hasattr(self, "image_shape_"):
             # fitted on a 2-D array: the export's predictor takes one too
-            metadata["feature_names"] = _u.feature_names(self)
+            metadata = dataclasses.replace(metadata, feature_names=_u.feature_names(self))
         return metadata
+
+    def _predict_raw(self, X: Any) -> np.ndarray:
+        """The model's output for ``X``, shape (N, units), through the checks and call of ``autoann.load``'s Predictor.
+
+        ``X`` is validated the scikit-learn way first (feature names, count, image shape); only the
+        columns the model uses are passed on: the profiler's drops (constants, ids) are not worth a
+        warning per call.
+        """
+        from autoann.predict import Predictor
+
+        self._require_fitted()
+        predictor = Predictor(self.model_, self.metadata_)
+        X = _u.features(self, X, reset=False)
+        if not isinstance(X, np.ndarray):
+            X = X[[c.name for c in predictor.schema]]
+        return predictor.raw_output(X, eager=True).astype("float64")
 
     # -- export and pickling -------------------------------------------------
     def export(self, path: str | Path, overwrite: bool = False) -> Path:
@@ -162,10 +179,11 @@ class _AutoANNEstimator(BaseEstimator):
             raise ExportError(f"{run_dir} already exists; choose another path, or pass overwrite=True.")
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".partial", dir=run_dir.parent))
-        artifacts = export.RunArtifacts(model=self.model_, metadata=self.metadata_, leaderboard=self.leaderboard_,
-                                        history=self.history_, progress=self.progress_)
+        run = FittedRun(model=self.model_, metadata=RunMetadata.from_json(self.metadata_),
+                        trials=trials_from_frame(self.leaderboard_), history=self.history_, progress=self.progress_,
+                        profile=self.profile_, space=self.space_, seconds=self.fit_seconds_)
         try:
-            export.write_run_files(artifacts, staging)
+            export.write_run_files(run, staging)
             export.finalize_run(staging, run_dir, overwrite)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -251,20 +269,17 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         self._fit_frame(frame, codes, task, why, weights, started)
         return self
 
-    def _user_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
+    def _user_metadata(self, metadata: RunMetadata) -> RunMetadata:
         from autoann.data import label_dtype
 
-        metadata = super()._user_metadata(metadata)
-        metadata["classes"] = [str(c) for c in self.classes_]
-        metadata["class_dtype"] = label_dtype(pd.Series(self.classes_))
-        return metadata
+        return dataclasses.replace(super()._user_metadata(metadata), classes=[str(c) for c in self.classes_],
+                                   class_dtype=label_dtype(pd.Series(self.classes_)))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
         from autoann.metrics import probabilities
 
-        self._require_fitted()
-        return probabilities(_u.predict_raw(self, X), len(self.classes_))
+        return probabilities(self._predict_raw(X), len(self.classes_))
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Binary: the logit of P(``classes_[1]``), shape (n_samples,). Multiclass: log-probabilities."""
@@ -320,6 +335,5 @@ class AutoANNRegressor(RegressorMixin, _AutoANNEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets: shape (n_samples,) for one target, (n_samples, n_outputs_) for several."""
-        self._require_fitted()
-        out = _u.predict_raw(self, X)
+        out = self._predict_raw(X)
         return out[:, 0] if self.n_outputs_ == 1 else out

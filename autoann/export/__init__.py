@@ -1,25 +1,26 @@
-"""Stage 5, a fitted run -> a run directory: model.keras, the SavedModel on raw columns, metadata, report.
+"""Stage 5, a :class:`~autoann.fitted_run.FittedRun` -> a run directory.
+
+The run directory holds model.keras, the SavedModel on raw columns, metadata.json, leaderboard.csv and the report.
 
 Files are staged in a folder that is moved into place in one rename, so a run
 directory is complete or absent, and a user's earlier run is never
 half-overwritten.
 """
 
+from autoann._io import to_jsonable
 from autoann.export._run_dir import (
-    FORMAT,
     HISTORY_FILE,
     LEADERBOARD_FILE,
     METADATA_FILE,
     MODEL_FILE,
     SAVED_MODEL_DIR,
     SIGNATURE,
-    RunArtifacts,
     complete_metadata,
     finalize_run,
     serving_names,
-    to_jsonable,
     write_run_files,
 )
+from autoann.fitted_run import FORMAT
 
 __all__ = [
     "FORMAT",
@@ -29,7 +30,6 @@ __all__ = [
     "MODEL_FILE",
     "SAVED_MODEL_DIR",
     "SIGNATURE",
-    "RunArtifacts",
     "complete_metadata",
     "finalize_run",
     "serving_names",

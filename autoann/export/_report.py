@@ -12,12 +12,15 @@ state is involved; matplotlib is imported only when a report is written.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
 from autoann import metrics as m
+from autoann.fitted_run import FittedRun, RunMetadata, TrialRow
+from autoann.schema import Column, image_column
 
 REPORT_FILE = "report.md"
 CURVES_FILE = "learning_curves.png"
@@ -25,8 +28,9 @@ PROGRESS_FILE = "search_progress.png"
 REPORT_FILES = (REPORT_FILE, CURVES_FILE, PROGRESS_FILE)
 TOP_TRIALS = 10
 #: leaderboard columns that are bookkeeping, not hyperparameters
-BOOKKEEPING = ("trial_id", "status", "score", "epochs", "seconds", "bracket", "round", "parent", "epochs_to",
-               "epochs_run", "fit_seconds", "finished_at", "message")
+BOOKKEEPING = tuple(f.name for f in fields(TrialRow) if f.name != "values")
+#: bookkeeping columns the report's leaderboard shows, in this order
+SHOWN = ("trial_id", "status", "score", "epochs_run", "seconds", "bracket", "round")
 
 
 def _figure(ncols: int = 1):
@@ -105,13 +109,12 @@ def top_trials(leaderboard: pd.DataFrame, direction: str, n: int = TOP_TRIALS) -
     board = leaderboard[leaderboard["score"].notna()]
     board = board.sort_values("score", ascending=direction == "min", kind="stable").head(n)
     fixed = [c for c in board.columns if c not in BOOKKEEPING and board[c].astype(str).nunique() <= 1]
-    shown = [c for c in ("trial_id", "status", "score", "epochs", "epochs_run", "seconds", "bracket", "round")
-             if c in board]
+    shown = [c for c in SHOWN if c in board]
     return board[shown + [c for c in board.columns if c not in BOOKKEEPING and c not in fixed]]
 
 
-def _metrics_section(meta: dict[str, Any]) -> list[str]:
-    scores = meta.get("metrics") or {}
+def _metrics_section(meta: RunMetadata) -> list[str]:
+    scores = meta.metrics
     splits = [s for s in ("test", "validation") if scores.get(s)]
     if not splits:
         return ["No held-out metrics were recorded."]
@@ -120,18 +123,18 @@ def _metrics_section(meta: dict[str, Any]) -> list[str]:
     return [markdown_table(["metric", *splits], rows)]
 
 
-def _rationale_section(meta: dict[str, Any]) -> list[str]:
-    best = meta.get("best_hyperparameters") or {}
-    why = {r.get("hyperparameter"): r for r in meta.get("rationale") or []}
+def _rationale_section(meta: RunMetadata) -> list[str]:
+    best = meta.best_hyperparameters
+    why = {r.get("hyperparameter"): r for r in meta.rationale}
     names = list(dict.fromkeys([*best, *why]))
     rows = [[n, best.get(n, why.get(n, {}).get("value")), why.get(n, {}).get("rules") or "",
              why.get(n, {}).get("why") or ""] for n in names]
     return [markdown_table(["hyperparameter", "value", "rules", "why"], rows)] if rows else ["(none recorded)"]
 
 
-def _image_serving_section(meta: dict[str, Any], image: dict[str, Any]) -> list[str]:
-    shape, dtype = [int(n) for n in image["shape"]], image["dtype"]
-    outputs = '["label"], out["probabilities"]' if meta.get("task") in m.CLASSIFICATION else '["prediction"]'
+def _image_serving_section(meta: RunMetadata, image: Column) -> list[str]:
+    shape, dtype = [int(n) for n in image.shape or ()], image.dtype
+    outputs = '["label"], out["probabilities"]' if meta.is_classification else '["prediction"]'
     return [
         "RUN_DIR is the folder holding this report. From the command line, or from Python with autoann installed "
         "(a folder of images, flat or one sub-folder per class, or a .npz with `x`; images are converted and "
@@ -151,21 +154,20 @@ def _image_serving_section(meta: dict[str, Any], image: dict[str, Any]) -> list[
     ]
 
 
-def _serving_section(meta: dict[str, Any]) -> list[str]:
-    image = next((c for c in meta.get("schema", []) if c.get("kind") == "image"), None)
+def _serving_section(meta: RunMetadata) -> list[str]:
+    image = image_column(meta.schema)
     if image is not None:
         return _image_serving_section(meta, image)
-    names = (meta.get("serving") or {}).get("inputs") or {c["name"]: c["name"] for c in meta.get("schema", [])}
-    kinds = {c["name"]: c["kind"] for c in meta.get("schema", [])}
-    levels = {c.get("name"): (c.get("vocabulary") or ["some level"])[0]
-              for c in (meta.get("preprocessing") or {}).get("categorical", [])}
+    names = (meta.serving or {}).get("inputs") or {c.name: c.name for c in meta.schema}
+    kinds = {c.name: c.kind for c in meta.schema}
+    levels = {name: (vocabulary or ["some level"])[0] for name, vocabulary in meta.vocabularies.items()}
     example = {}
     for col, arg in list(names.items())[:3]:
         level = json.dumps(str(levels.get(col, "some level")), ensure_ascii=False)
         example[arg] = "tf.constant([1.5])" if kinds.get(col) == "numeric" else f"tf.constant([{level}])"
     args = ", ".join(f'"{a}": {v}' for a, v in example.items())
     more = "  # ...one [N] tensor per input listed below" if len(names) > 3 else ""
-    outputs = '["label"], out["probabilities"]' if meta.get("task") in m.CLASSIFICATION else '["prediction"]'
+    outputs = '["label"], out["probabilities"]' if meta.is_classification else '["prediction"]'
     return [
         "RUN_DIR is the folder holding this report. From the command line, or from Python with autoann installed:",
         "",
@@ -185,35 +187,34 @@ def _serving_section(meta: dict[str, Any]) -> list[str]:
     ]
 
 
-def _settings(meta: dict[str, Any]) -> list[str]:
-    rows = [[f"budget.{k}", v] for k, v in (meta.get("budget") or {}).items()]
-    rows += [[f"hyperband.{k}", v] for k, v in (meta.get("hyperband") or {}).items()
+def _settings(meta: RunMetadata) -> list[str]:
+    rows = [[f"budget.{k}", v] for k, v in meta.budget.items()]
+    rows += [[f"hyperband.{k}", v] for k, v in meta.hyperband.items()
              if not isinstance(v, (dict, list)) or len(str(v)) < 80]
-    rows += [["seed", meta.get("seed")]]
+    rows += [["seed", meta.seed]]
     return [markdown_table(["setting", "value"], rows)]
 
 
-def render_markdown(meta: dict[str, Any], leaderboard: pd.DataFrame, history: dict[str, list[float]],
+def render_markdown(meta: RunMetadata, leaderboard: pd.DataFrame, history: dict[str, list[float]],
                     plots: dict[str, bool]) -> str:
     """The text of ``report.md``."""
-    task = meta.get("task", "?")
-    objective = meta.get("objective") or {}
-    metric = objective.get("name")
-    best = meta.get("best_hyperparameters") or {}
-    space = (meta.get("space") or {}).get("hyperparameters") or {}
+    task = meta.task
+    metric = meta.objective.get("name")
+    best = meta.best_hyperparameters
+    space = meta.space.get("hyperparameters") or {}
     scaling_hp = space.get("target_scaling")
     scaling = scaling_hp.get("value") if isinstance(scaling_hp, dict) else None
-    chance = m.chance_loss(task, best.get("loss"), len(meta.get("classes") or []) or None, scaling)
-    board = top_trials(leaderboard, objective.get("direction", "max"))
-    target = ", ".join(map(str, meta.get("target_names") or []))
+    chance = m.chance_loss(task, best.get("loss"), len(meta.classes or []) or None, scaling)
+    board = top_trials(leaderboard, meta.objective.get("direction", "max"))
+    target = ", ".join(meta.target_names)
     lines = [
         f"# autoann run: {task} model of {target}",
         "",
-        f"Created {meta.get('created', '?')} by autoann {meta.get('autoann_version', '?')}. "
-        f"Final model: {meta.get('final_model', '?')}.",
+        f"Created {meta.created or '?'} by autoann {meta.autoann_version or '?'}. "
+        f"Final model: {meta.final_model or '?'}.",
     ]
-    if meta.get("classes"):
-        lines.append(f"Classes (probability columns in this order): {', '.join(map(str, meta['classes']))}.")
+    if meta.classes:
+        lines.append(f"Classes (probability columns in this order): {', '.join(map(str, meta.classes))}.")
     lines += ["", "## Held-out metrics", "", *_metrics_section(meta), "", "## Learning curves (final model)", ""]
     if plots.get(CURVES_FILE):
         lines += [f"![learning curves]({CURVES_FILE})", ""]
@@ -224,28 +225,26 @@ def render_markdown(meta: dict[str, Any], leaderboard: pd.DataFrame, history: di
               "", "## Search settings", "", *_settings(meta), ""]
     if plots.get(PROGRESS_FILE):
         lines += [f"![search progress]({PROGRESS_FILE})", ""]
-    notes = meta.get("notes") or []
-    lines += ["## Notes", "", *([f"- {n}" for n in notes] or ["(none)"]), "",
+    lines += ["## Notes", "", *([f"- {n}" for n in meta.notes] or ["(none)"]), "",
               "## Loading and serving the model", "", *_serving_section(meta), ""]
     return "\n".join(lines)
 
 
-def write_report(artifacts: Any, directory: Path, metadata: dict[str, Any] | None = None) -> None:
+def write_report(run: FittedRun, directory: Path) -> None:
     """Write ``report.md``, ``learning_curves.png`` and ``search_progress.png`` into ``directory``.
 
-    ``metadata`` is the completed metadata (:func:`autoann.export._run_dir.complete_metadata`);
-    by default the artifacts' own.
+    ``run.metadata`` is best completed first (:func:`autoann.export._run_dir.complete_metadata`),
+    so the report names its creation time, version and serving inputs.
     """
     from autoann._io import write_text_atomic
 
     directory = Path(directory)
-    meta = metadata if metadata is not None else artifacts.metadata
-    objective = (meta.get("objective") or {}).get("name")
-    leaderboard = artifacts.leaderboard if artifacts.leaderboard is not None else pd.DataFrame()
-    history = artifacts.history or {}
+    objective = run.metadata.objective.get("name")
+    leaderboard = run.leaderboard
+    history = run.history or {}
     plots = {
         CURVES_FILE: plot_learning_curves(history, objective, directory / CURVES_FILE),
-        PROGRESS_FILE: plot_search_progress(artifacts.progress or [], leaderboard, objective or "score",
+        PROGRESS_FILE: plot_search_progress(run.progress or [], leaderboard, objective or "score",
                                             directory / PROGRESS_FILE),
     }
-    write_text_atomic(directory / REPORT_FILE, render_markdown(meta, leaderboard, history, plots))
+    write_text_atomic(directory / REPORT_FILE, render_markdown(run.metadata, leaderboard, history, plots))

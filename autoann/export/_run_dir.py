@@ -15,7 +15,8 @@ A run directory is what ``autoann train`` leaves behind and what
     signature takes one input, ``image``: ``[None, height, width, channels]``
     of the stored pixel type (uint8 for image files).
 ``metadata.json``
-    schema, task, classes, metrics, versions, rationale (``format`` 1).
+    :class:`autoann.fitted_run.RunMetadata` as JSON: schema, task, classes,
+    metrics, versions, rationale (``format`` 1).
 ``leaderboard.csv``, ``report.md``, ``learning_curves.png``, ``search_progress.png``.
 
 Files are written into a staging folder that :func:`finalize_run` moves into
@@ -25,27 +26,24 @@ the user's existing run directory is never touched.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 import platform
 import re
 import shutil
-from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
 import keras
-import numpy as np
-import pandas as pd
 
-from autoann._io import replace_dir, write_text_atomic
+from autoann._io import replace_dir, to_jsonable, write_text_atomic
 from autoann.data import CLASSIFICATION
 from autoann.errors import ExportError
-from autoann.schema import Column, schema_from_list
+from autoann.fitted_run import FORMAT, FittedRun, RunMetadata
+from autoann.schema import Column
 
-FORMAT = 1
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 HISTORY_FILE = "history.json"  # the final model's per-epoch training and validation curves
@@ -56,55 +54,6 @@ SIGNATURE = "serving_default"
 VERSIONED = {"tensorflow": "tensorflow", "keras": "keras", "keras-tuner": "keras_tuner", "numpy": "numpy",
              "pandas": "pandas", "scikit-learn": "sklearn"}
 _VALID_ARG = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")  # TensorFlow's rule for op (and signature) names
-
-
-@dataclass
-class RunArtifacts:
-    """Everything a finished search hands to the export.
-
-    ``model`` maps the raw named columns to the task's output (binary: (N, 1)
-    P(classes[1]); multiclass: (N, K) softmax; regression: (N, n_targets) in
-    target units). ``metadata`` holds the keys listed in
-    ``docs/architecture.md``; ``leaderboard`` one row per trial; ``history``
-    the final model's Keras history; ``progress`` (seconds since the search
-    started, best validation score so far), one per finished trial.
-    """
-
-    model: keras.Model
-    metadata: dict[str, Any]
-    leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
-    history: dict[str, list[float]] = field(default_factory=dict)
-    progress: list[tuple[float, float]] = field(default_factory=list)
-
-
-def to_jsonable(obj: Any) -> Any:
-    """A JSON-safe copy of ``obj``: numpy scalars/arrays, paths, dates, dataclasses converted;
-    NaN and infinities become ``null`` (JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, (set, frozenset)):
-        return sorted((to_jsonable(v) for v in obj), key=str)
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if obj is None or obj is pd.NA or obj is pd.NaT:
-        return None
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (str, int, bool)):
-        return obj
-    if isinstance(obj, (datetime, date, pd.Timestamp)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable(asdict(obj))
-    if hasattr(obj, "to_dict"):
-        return to_jsonable(obj.to_dict())
-    return str(obj)
 
 
 def serving_names(columns: list[str]) -> dict[str, str]:
@@ -141,24 +90,20 @@ def _versions() -> dict[str, str | None]:
     return versions
 
 
-def complete_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+def complete_metadata(metadata: RunMetadata) -> RunMetadata:
     """The search's metadata plus what the export knows: format, versions, time, serving names."""
     import autoann
 
-    meta = dict(metadata)
-    missing = [k for k in ("task", "schema", "target_names") if k not in meta]
-    if missing:
-        raise ExportError(f"Cannot export: the run metadata lacks {', '.join(missing)} (a bug in the search stage).")
-    columns = [str(c["name"]) for c in meta["schema"]]
-    outputs = ["probabilities", "label"] if meta["task"] in CLASSIFICATION else ["prediction"]
-    meta.update(
+    outputs = ["probabilities", "label"] if metadata.is_classification else ["prediction"]
+    return dataclasses.replace(
+        metadata,
         format=FORMAT,
         autoann_version=autoann.__version__,
         versions=_versions(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        serving={"signature": SIGNATURE, "inputs": serving_names(columns), "outputs": outputs},
+        serving={"signature": SIGNATURE, "inputs": serving_names([c.name for c in metadata.schema]),
+                 "outputs": outputs},
     )
-    return to_jsonable(meta)
 
 
 def _tensor_spec(column: Column, name: str):
@@ -170,19 +115,20 @@ def _tensor_spec(column: Column, name: str):
     return tf.TensorSpec([None], tf.float32 if column.kind == "numeric" else tf.string, name=name)
 
 
-def write_saved_model(model: keras.Model, metadata: dict[str, Any], path: Path) -> None:
-    """Write the TF SavedModel whose ``serving_default`` takes the raw columns by name."""
+def write_saved_model(model: keras.Model, metadata: RunMetadata, path: Path) -> None:
+    """Write the TF SavedModel whose ``serving_default`` takes the raw columns by name
+    (``metadata`` completed by :func:`complete_metadata`)."""
     import tensorflow as tf
 
-    names = metadata["serving"]["inputs"]
-    schema = schema_from_list(metadata["schema"])
+    names = metadata.serving["inputs"]
+    schema = metadata.schema
     spec = {names[c.name]: _tensor_spec(c, names[c.name]) for c in schema}
 
     def raw(inputs: dict[str, Any]) -> dict[str, Any]:
         return {c.name: inputs[names[c.name]] for c in schema}
 
-    if metadata["task"] in CLASSIFICATION:
-        classes = [str(c) for c in metadata["classes"]]
+    if metadata.is_classification:
+        classes = [str(c) for c in metadata.classes]
 
         def serve(inputs: dict[str, Any]) -> dict[str, Any]:
             out = tf.cast(model(raw(inputs), training=False), tf.float32)
@@ -205,8 +151,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_text_atomic(path, json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n")
 
 
-def write_run_files(artifacts: RunArtifacts, directory: Path) -> None:
-    """Write every run file into the existing (staging) ``directory``.
+def write_run_files(run: FittedRun, directory: Path) -> None:
+    """Write every run file of ``run`` into the existing (staging) ``directory``.
 
     Any OSError (disk full, permission, ...) becomes an :class:`ExportError`;
     the files written so far are removed, and so is ``directory`` if nothing
@@ -219,14 +165,14 @@ def write_run_files(artifacts: RunArtifacts, directory: Path) -> None:
     directory = Path(directory)
     if not directory.is_dir():
         raise ExportError(f"Cannot export into {directory}: the folder does not exist.")
-    metadata = complete_metadata(artifacts.metadata)
+    run = dataclasses.replace(run, metadata=complete_metadata(run.metadata))
     steps: list[tuple[str, Callable[[Path], Any]]] = [
-        (MODEL_FILE, lambda p: keras.saving.save_model(artifacts.model, p)),
-        (SAVED_MODEL_DIR, lambda p: write_saved_model(artifacts.model, metadata, p)),
-        (LEADERBOARD_FILE, lambda p: write_text_atomic(p, artifacts.leaderboard.to_csv(index=False))),
-        (HISTORY_FILE, lambda p: _write_json(p, to_jsonable(artifacts.history or {}))),
-        (report.REPORT_FILE, lambda p: report.write_report(artifacts, directory, metadata)),
-        (METADATA_FILE, lambda p: _write_json(p, metadata)),  # last: a run dir with metadata is complete
+        (MODEL_FILE, lambda p: keras.saving.save_model(run.model, p)),
+        (SAVED_MODEL_DIR, lambda p: write_saved_model(run.model, run.metadata, p)),
+        (LEADERBOARD_FILE, lambda p: write_text_atomic(p, run.leaderboard.to_csv(index=False))),
+        (HISTORY_FILE, lambda p: _write_json(p, to_jsonable(run.history or {}))),
+        (report.REPORT_FILE, lambda p: report.write_report(run, directory)),
+        (METADATA_FILE, lambda p: _write_json(p, run.metadata.to_json())),  # last: a run dir with metadata is complete
     ]
     written: list[Path] = []
     try:

@@ -5,17 +5,9 @@ model call, so a mistake names the column and rows. This stage loads a saved
 model with :mod:`autoann.layers` only: it never imports the training code.
 """
 
-from autoann.predict._predictor import (
-    Predictor,
-    SchemaWarning,
-    call_eagerly,
-    check_frame,
-    load,
-    load_keras_model,
-    read_data,
-    save_predictions,
-    vocabularies,
-)
+from autoann._io import save_predictions
+from autoann.predict._inputs import SchemaWarning, call_eagerly, check_frame, read_data
+from autoann.predict._predictor import Predictor, load, load_keras_model
 
 __all__ = [
     "Predictor",
@@ -26,5 +18,4 @@ __all__ = [
     "load_keras_model",
     "read_data",
     "save_predictions",
-    "vocabularies",
 ]

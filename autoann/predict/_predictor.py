@@ -1,16 +1,10 @@
 """Load a run directory and predict on raw rows, checked against the training schema.
 
-``autoann.load(run_dir)`` returns a :class:`Predictor`. Rows go in as a
-DataFrame, a dict of columns, a list of records or a CSV/Parquet path; they
-are checked against the schema the model was trained on before any model call,
-so a mistake gets a :class:`~autoann.errors.SchemaError` that names the
-column (and rows), not a TensorFlow traceback:
-
-* a missing column is an error (all are listed);
-* a numeric column holding text is an error (column, rows and values quoted);
-* extra columns are ignored, and unseen categories go to the model's
-  out-of-vocabulary bucket; both are reported as a :class:`SchemaWarning`;
-* missing values (NaN, None, "") are fine: the model imputes them.
+``autoann.load(run_dir)`` reads ``metadata.json`` as a
+:class:`~autoann.fitted_run.RunMetadata` and returns a :class:`Predictor`.
+Rows go in as a DataFrame, a dict of columns, a list of records or a
+CSV/Parquet path; they are checked against the schema the model was trained
+on before any model call (:mod:`autoann.predict._inputs`).
 
 Labels come back in the type the target had in training (int, bool, float or
 str), from ``metadata.json``'s ``classes`` and ``class_dtype``.
@@ -19,8 +13,6 @@ str), from ``metadata.json``'s ``classes`` and ``class_dtype``.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,28 +22,15 @@ import numpy as np
 import pandas as pd
 
 from autoann import metrics
-from autoann._io import write_text_atomic
-from autoann.data import NA_MARKERS, image_rows
+from autoann.data import image_rows
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
-from autoann.export import FORMAT, METADATA_FILE, MODEL_FILE
-from autoann.schema import Column, image_column, schema_from_list, to_model_inputs
+from autoann.export import METADATA_FILE, MODEL_FILE
+from autoann.fitted_run import RunMetadata
+from autoann.predict._inputs import BATCH_SIZE, call_eagerly, check_frame, read_data, warn
+from autoann.schema import Column, image_column
 
-BATCH_SIZE = 1024
-EXAMPLES = 3  # offending values quoted per message
-#: text a numeric column may hold for "missing": training's CSV markers, pandas' and Python's spellings
-NA_TOKENS = {m.lower() for m in NA_MARKERS} | {"nan", "<na>", "none", "null", "nat"}
-
-
-class SchemaWarning(UserWarning):
-    """The rows were accepted, but something deserves a look (extra columns, unseen categories, dropped rows)."""
-
-
-def _warn(message: str) -> None:
-    """Emit a :class:`SchemaWarning` attributed to the caller's line, outside this module."""
-    frame, level = sys._getframe(1), 2  # stacklevel 2 = the caller of _warn
-    while frame is not None and frame.f_globals.get("__name__") == __name__:
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, SchemaWarning, stacklevel=level)
+#: Rows per direct model call in :meth:`Predictor.raw_output` with ``eager=True``.
+EAGER_CHUNK = 8192
 
 
 def load_keras_model(path: str | Path) -> keras.Model:
@@ -78,128 +57,16 @@ def load(run_dir: str | Path) -> "Predictor":
                           f"{'is' if len(missing) == 1 else 'are'} missing. "
                           "Pass the folder `autoann train -o` created.")
     try:
-        metadata = json.loads((run_dir / METADATA_FILE).read_text(encoding="utf-8"))
+        data = json.loads((run_dir / METADATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ExportError(f"Cannot read {run_dir / METADATA_FILE}: {exc}.") from None
-    if not isinstance(metadata, dict):
-        metadata = {}
-    lacking = [k for k in ("task", "schema", "target_names") if k not in metadata]
-    if lacking:
-        raise ExportError(f"{run_dir / METADATA_FILE} is not autoann run metadata: it lacks {', '.join(lacking)}.")
-    if int(metadata.get("format", FORMAT)) > FORMAT:
-        raise ExportError(f"{run_dir} was written by a newer autoann (format {metadata['format']}, "
-                          f"autoann {metadata.get('autoann_version')}); upgrade autoann to read it.")
+    metadata = RunMetadata.from_json(data, run_dir / METADATA_FILE)
     try:
         model = load_keras_model(run_dir / MODEL_FILE)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file
         raise ExportError(f"Cannot load {run_dir / MODEL_FILE}: {exc}. It was written with "
-                          f"{metadata.get('versions')}; load it with compatible versions.") from exc
+                          f"{metadata.versions}; load it with compatible versions.") from exc
     return Predictor(model, metadata, run_dir)
-
-
-def read_data(source: Any) -> pd.DataFrame:
-    """Rows as a DataFrame, from a DataFrame, a dict of columns (or of one row's values),
-    a list of records, or a CSV/Parquet path."""
-    if isinstance(source, pd.DataFrame):
-        return source
-    if isinstance(source, (str, Path)):
-        return _read_file(Path(source))
-    if isinstance(source, pd.Series):
-        return source.to_frame().T
-    if isinstance(source, dict):
-        if source and all(np.ndim(v) == 0 for v in source.values()):
-            return pd.DataFrame([source])
-        try:
-            return pd.DataFrame(source)
-        except ValueError as exc:
-            raise SchemaError(f"Cannot make rows from the dict of columns: {exc}. "
-                              "Give every column the same length.") from None
-    if isinstance(source, list) and all(isinstance(r, dict) for r in source):
-        return pd.DataFrame(source)
-    raise SchemaError(f"Cannot read rows from a {type(source).__name__}: pass a DataFrame, a dict of columns, "
-                      "a list of records or a CSV/Parquet path, so columns can be matched by name.")
-
-
-def _read_file(path: Path) -> pd.DataFrame:
-    from autoann.data import read_table  # the same reader (and missing-value markers) as training
-
-    return read_table(path)
-
-
-def _examples(series: pd.Series, mask: np.ndarray, from_file: bool) -> str:
-    """Where and what: ``line 5: 'abc'`` for a file (header = line 1), ``row 3: 'abc'`` for a frame."""
-    picked = series[mask].head(EXAMPLES)
-    where = (lambda i: f"line {int(i) + 2}") if from_file else (lambda i: f"row {i!r}")
-    return ", ".join(f"{where(i)}: {v.item() if isinstance(v, np.generic) else v!r}" for i, v in picked.items())
-
-
-def vocabularies(metadata: dict[str, Any]) -> dict[str, list[str]]:
-    """Each categorical column's training vocabulary, from run metadata (to name unseen categories)."""
-    return {c["name"]: c["vocabulary"] for c in (metadata.get("preprocessing") or {}).get("categorical", [])
-            if "vocabulary" in c}
-
-
-def call_eagerly(model: keras.Model, inputs: dict[str, np.ndarray], n_rows: int, *, training: bool = False,
-                 chunk: int = BATCH_SIZE) -> np.ndarray:
-    """``model`` called directly on ``inputs``, chunk by chunk, as an (N, units) array.
-
-    For the small batches scikit-learn passes around this is 10-50x faster
-    than ``model.predict``, which traces a new graph for every new model;
-    ``training=True`` keeps dropout on (Monte Carlo dropout).
-    """
-    import tensorflow as tf
-
-    parts = [np.asarray(model({k: tf.constant(v[i:i + chunk]) for k, v in inputs.items()}, training=training))
-             for i in range(0, n_rows, chunk)]
-    return np.concatenate(parts).reshape(n_rows, -1)
-
-
-def check_frame(frame: pd.DataFrame, schema: Sequence[Column], vocabularies: dict[str, list[str]] | None = None,
-                ignore: Sequence[str] = (), from_file: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Check ``frame`` against ``schema`` and convert it to the model's named inputs.
-
-    Returns the inputs and the warnings to show (extra columns, unseen
-    categories). Raises :class:`SchemaError` for missing columns or text in a
-    numeric column. ``ignore`` names columns that are expected extras (a
-    target); ``from_file`` quotes file lines instead of row labels.
-    """
-    expected = [c.name for c in schema]
-    missing = [n for n in expected if n not in frame.columns]
-    if missing:
-        raise SchemaError(
-            f"The data lacks {len(missing)} column(s) the model was trained on: {', '.join(map(repr, missing))}. "
-            f"The model expects: {', '.join(map(repr, expected))}. Add them (empty values are allowed)."
-        )
-    notes: list[str] = []
-    known = set(expected) | set(ignore)
-    extra = [str(c) for c in frame.columns if c not in known]
-    if extra:
-        notes.append(f"Ignoring {len(extra)} column(s) the model does not use: {', '.join(map(repr, extra[:10]))}"
-                     f"{' ...' if len(extra) > 10 else ''}.")
-    for col in schema:
-        series = frame[col.name]
-        if col.kind != "numeric" or pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            continue
-        values = series.astype(object)
-        text = values.map(lambda v: str(v).strip().lower() if v is not None else "")
-        bad = (values.notna() & ~text.isin(NA_TOKENS) & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
-        if bad.any():
-            raise SchemaError(
-                f"Column {col.name!r} is numeric in the model but holds text in {int(bad.sum())} row(s), e.g. "
-                f"{_examples(series, bad, from_file)}. Fix those values, or leave them empty "
-                "(missing values are imputed)."
-            )
-    inputs = to_model_inputs(frame, list(schema))
-    for name, vocabulary in (vocabularies or {}).items():
-        if name not in inputs:
-            continue
-        values = inputs[name]
-        unseen = (values != "") & ~np.isin(values, np.asarray(vocabulary, dtype=object))
-        if unseen.any():
-            levels = list(dict.fromkeys(values[unseen].tolist()))
-            notes.append(f"Column {name!r}: {int(unseen.sum())} row(s) have categories not seen in training "
-                         f"(e.g. {', '.join(map(repr, levels[:EXAMPLES]))}); the model treats them as 'unknown'.")
-    return inputs, notes
 
 
 def _typed(classes: list[str], class_dtype: str | None) -> np.ndarray:
@@ -220,27 +87,32 @@ class Predictor:
     """A trained autoann model with its metadata: predict, predict_proba, predict_frame, evaluate.
 
     Attributes: ``model`` (Keras, raw named inputs), ``metadata`` (the
-    ``metadata.json`` dict), ``task``, ``classes`` (labels in the target's
+    run's :class:`~autoann.fitted_run.RunMetadata`; ``metadata.to_json()`` is
+    the ``metadata.json`` dict), ``task``, ``classes`` (labels in the target's
     type; None for regression), ``schema`` (list of :class:`Column`),
-    ``target_names``, ``run_dir``.
+    ``target_names``, ``run_dir``. ``metadata`` may also be given as the
+    ``metadata.json`` dict (an estimator's ``metadata_``); it is checked as
+    :func:`load` checks the file.
     """
 
-    def __init__(self, model: keras.Model, metadata: dict[str, Any], run_dir: Path | None = None):
+    def __init__(self, model: keras.Model, metadata: RunMetadata | dict[str, Any], run_dir: Path | None = None):
+        if not isinstance(metadata, RunMetadata):
+            metadata = RunMetadata.from_json(metadata)
         self.model = model
         self.metadata = metadata
         self.run_dir = run_dir
-        self.task: str = metadata["task"]
-        self.schema: list[Column] = schema_from_list(metadata["schema"])
-        self.target_names: list[str] = [str(t) for t in metadata.get("target_names") or []]
-        self._class_text: list[str] | None = [str(c) for c in metadata["classes"]] if metadata.get("classes") else None
-        self.classes = None if self._class_text is None else _typed(self._class_text, metadata.get("class_dtype"))
-        self._vocabularies = vocabularies(metadata)
+        self.task: str = metadata.task
+        self.schema: list[Column] = list(metadata.schema)
+        self.target_names: list[str] = list(metadata.target_names)
+        self._class_text: list[str] | None = [str(c) for c in metadata.classes] if metadata.classes else None
+        self.classes = None if self._class_text is None else _typed(self._class_text, metadata.class_dtype)
+        self._vocabularies = metadata.vocabularies
         #: an image model's one input (the stored size and pixel type), None for tables
         self.image: Column | None = image_column(self.schema)
         #: column names of a model fitted on a bare array (an estimator's export), in order
-        self.feature_names: list[str] | None = metadata.get("feature_names")
+        self.feature_names: list[str] | None = metadata.feature_names
         #: Monte Carlo dropout passes per prediction (G-REG-5; ``--uncertainty``), 0 = one deterministic pass
-        self.mc_samples = int((metadata.get("best_hyperparameters") or {}).get("mc_dropout_samples") or 0)
+        self.mc_samples = int(metadata.best_hyperparameters.get("mc_dropout_samples") or 0)
         if self.mc_samples and not self.has_dropout:
             self.mc_samples = 0  # dropout 0 was chosen: every pass would be the same
 
@@ -260,9 +132,18 @@ class Predictor:
             return pd.DataFrame(X, columns=self.feature_names).infer_objects()
         return read_data(X)
 
-    def raw_output(self, X: Any) -> np.ndarray:
-        """The model's raw output for the rows of ``X``, after the schema checks (warnings are emitted)."""
+    def raw_output(self, X: Any, *, eager: bool = False) -> np.ndarray:
+        """The model's raw output for the rows of ``X``, shape (N, units), after the schema checks
+        (warnings are emitted).
+
+        ``eager=True`` makes one deterministic pass that calls the model
+        directly, chunk by chunk (:func:`~autoann.predict.call_eagerly`):
+        10-50x faster than ``model.predict`` for the small batches
+        scikit-learn hands the estimators, and never Monte Carlo dropout.
+        """
         frame, inputs, _ = self._read(X)
+        if eager:
+            return call_eagerly(self.model, inputs, len(frame), chunk=EAGER_CHUNK)
         return self._passes(inputs, len(frame)).mean(axis=0)
 
     def _read(self, X: Any, ignore: Sequence[str] = (), from_file: bool | None = None
@@ -281,14 +162,14 @@ class Predictor:
             shape = self.image.shape or ()
             batch = load_images(X, labeled=False, size=(shape[0], shape[1]), channels=shape[2])
             for note in batch.notes:
-                _warn(note)
+                warn(note)
             frame = image_rows(batch)
             return frame, {self.image.name: np.asarray(batch.images, dtype=self.image.dtype)}, batch.labels
         frame = self.rows(X)
         from_file = isinstance(X, (str, Path)) if from_file is None else from_file
         inputs, notes = check_frame(frame, self.schema, self._vocabularies, ignore, from_file)
         for note in notes:
-            _warn(note)
+            warn(note)
         return frame, inputs, None
 
     def _layers(self) -> list[keras.layers.Layer]:
@@ -411,7 +292,7 @@ class Predictor:
             raise DataError(f"{len(frame)} rows but {len(values)} target values; pass one target value per row.")
         known = pd.DataFrame(values).notna().all(axis=1).to_numpy()
         if not known.all():
-            _warn(f"Dropped {int((~known).sum())} row(s) whose target is missing.")
+            warn(f"Dropped {int((~known).sum())} row(s) whose target is missing.")
         if self.image is None:
             frame, inputs, _ = self._read(frame[known], ignore, isinstance(X, (str, Path)))
         else:
@@ -430,24 +311,3 @@ class Predictor:
                               f"columns are: {', '.join(map(repr, map(str, frame.columns[:20])))}. "
                               "Name the target column(s) (CLI: --target).")
         return frame[names], names
-
-
-def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
-    """Write predictions to CSV (or Parquet by suffix) atomically; never replace a file unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ExportError(f"{path} already exists; choose another output file or pass --overwrite.")
-    if path.suffix.lower() not in (".parquet", ".pq"):
-        write_text_atomic(path, frame.to_csv(index=False))
-        return path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # same folder: the rename is atomic
-        try:
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    except (OSError, ImportError) as exc:
-        raise ExportError(f"Cannot write {path}: {exc}.") from None
-    return path

@@ -6,6 +6,7 @@ budget says stop; the final model is assembled on the raw columns. Importing
 this package does not import TensorFlow: that happens when a search starts.
 """
 
+from autoann.search._options import SearchOptions
 from autoann.search._trainer import (
     FittedRun,
     TrainResult,
@@ -18,6 +19,7 @@ from autoann.search._trainer import (
 
 __all__ = [
     "FittedRun",
+    "SearchOptions",
     "TrainResult",
     "check_backbone",
     "default_run_dir",

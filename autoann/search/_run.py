@@ -17,6 +17,7 @@ import keras
 import keras_tuner as kt
 import pandas as pd
 
+from autoann.fitted_run import TrialEvent, TrialRow, leaderboard_frame
 from autoann.search import _options
 from autoann.errors import AutoANNError, BudgetError
 from autoann.search._budget import SearchPlan, plan_search
@@ -36,7 +37,7 @@ class SearchResult:
     network: keras.Model
     history: dict[str, list[float]]
     val_score: float
-    leaderboard: pd.DataFrame
+    trials: list[TrialRow]
     progress: list[tuple[float, float]]
     plan: SearchPlan
     objective: dict[str, str]
@@ -45,6 +46,10 @@ class SearchResult:
     fit_seconds: float = 0.0
     search_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        return leaderboard_frame(self.trials)
 
 
 #: Keras Tuner's own per-trial bookkeeping (trial/oracle JSON, checkpoint),
@@ -76,7 +81,7 @@ def _histories_chain(tuner: BudgetedHyperband, trial_id: str) -> dict[str, list[
     chain = []
     while trial_id is not None and trial_id in tuner.rows:
         chain.append(tuner.histories.get(trial_id, {}))
-        trial_id = tuner.rows[trial_id].get("parent")
+        trial_id = tuner.rows[trial_id].parent
     merged: dict[str, list[float]] = {}
     for hist in reversed(chain):
         for key, values in hist.items():
@@ -96,7 +101,7 @@ def run_search(
     seed: int = 0,
     resume: bool = False,
     verbose: int = 0,
-    on_trial: Callable[[BudgetedHyperband], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
     on_plan: Callable[[SearchPlan], None] | None = None,
     spent_seconds: float = 0.0,
     options: SearchOptions | None = None,
@@ -147,9 +152,9 @@ def run_search(
         interrupted = True
     search_seconds = time.monotonic() - started
 
-    done = [r for r in tuner.rows.values() if r["status"] in ("completed", "cut") and r["score"] is not None]
+    done = [r for r in tuner.rows.values() if r.status in ("completed", "cut") and r.score is not None]
     if not done:
-        failures = [r["message"] for r in tuner.rows.values() if r["status"] == "failed"]
+        failures = [r.message for r in tuner.rows.values() if r.status == "failed"]
         if interrupted:
             raise AutoANNError("Interrupted before any trial finished: nothing to export.")
         if failures:
@@ -186,13 +191,13 @@ def run_search(
         network=network,
         history=history,
         val_score=val_score,
-        leaderboard=pd.DataFrame(rows),
+        trials=rows,
         progress=_progress(rows, obj.direction),
         plan=plan,
         objective={"name": obj.name, "direction": obj.direction},
         final_model=final,
         interrupted=interrupted,
-        fit_seconds=sum(r["fit_seconds"] for r in rows),
+        fit_seconds=sum(r.fit_seconds for r in rows),
         search_seconds=search_seconds,
         notes=notes,
     )
@@ -244,13 +249,13 @@ def _refit(values, prep, data, plan, end, seed, verbose, obj):
     return model, record.history, float(best)
 
 
-def _progress(rows: list[dict[str, Any]], direction: str) -> list[tuple[float, float]]:
+def _progress(rows: list[TrialRow], direction: str) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     best: float | None = None
-    for row in sorted(rows, key=lambda r: r["finished_at"]):
-        score = row["score"]
-        if row["status"] != "failed" and score is not None:
+    for row in sorted(rows, key=lambda r: r.finished_at):
+        score = row.score
+        if row.scored:
             best = score if best is None else (max(best, score) if direction == "max" else min(best, score))
         if best is not None:
-            out.append((row["finished_at"], best))
+            out.append((row.finished_at, best))
     return out

@@ -22,6 +22,8 @@ import pandas as pd
 from autoann.params import parse_duration
 from autoann.data import CLASSIFICATION, Dataset
 from autoann.errors import DataError, ExportError, SpaceError
+from autoann.fitted_run import FittedRun, RunMetadata
+from autoann.search._options import SearchOptions
 from autoann.profiling import Profile
 from autoann.rules import Recommendation
 from autoann.schema import Column, schema_from_list
@@ -138,17 +140,6 @@ def _check_run_dir(run_dir: Path, data_file: str | None, overwrite: bool, resume
                           "move the data or choose another -o.")
 
 
-@dataclass
-class FittedRun:
-    """A finished search held in memory: what ``train`` exports and estimators keep."""
-
-    artifacts: Any  # autoann.export._run_dir.RunArtifacts
-    profile: Profile
-    space: SearchSpace
-    result: Any  # autoann.search._run.SearchResult
-    seconds: float
-
-
 def fit_run(
     data: Dataset | Any,
     target: str | Sequence[str] | Any | None = None,
@@ -176,6 +167,7 @@ def fit_run(
     export_seconds: float = EXPORT_SECONDS,
     backbone: str | Path | None = None,
     started: float | None = None,
+    options: SearchOptions | None = None,
 ) -> FittedRun:
     """Everything ``train`` does except writing the run directory.
 
@@ -197,7 +189,10 @@ def fit_run(
     that every candidate starts from instead of its own convolutions (G-ARCH-8).
     ``started``: the ``time.monotonic()`` instant the budget began (the
     estimators' ``fit`` passes its own start); by default, this call, before
-    TensorFlow is imported.
+    TensorFlow is imported. ``on_event(kind, payload)`` hears ``("space", SearchSpace)``,
+    ``("plan", SearchPlan)`` and, after each trial, ``("trial", TrialEvent)``.
+    ``options``: whether the search calibrates and refits (:class:`~autoann.search.SearchOptions`;
+    by default both, as for every user).
     """
     started = time.monotonic() if started is None else started
     from autoann.params import validate_params
@@ -219,12 +214,13 @@ def fit_run(
     from autoann.search._isolation import kept_global_state
 
     with kept_global_state():  # the caller's random states and Keras session come back afterwards
-        artifacts, result = _search_and_assemble(
+        run = _search_and_assemble(
             dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
             validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
             budget=time_budget, sample_weight=weights, export_seconds=export_seconds,
-            backbone=None if backbone is None else str(Path(backbone).resolve()))
-    return FittedRun(artifacts, profile, space, result, time.monotonic() - started)
+            backbone=None if backbone is None else str(Path(backbone).resolve()), options=options)
+    run.seconds = time.monotonic() - started
+    return run
 
 
 def train(
@@ -267,8 +263,8 @@ def train(
     staging.mkdir(parents=True, exist_ok=True)
     try:
         run = fit_run(data, target, workdir=staging / "search", resume=resume, **knobs)
-        export.write_run_files(run.artifacts, staging)
-        if not (keep_trials or run.result.interrupted):
+        export.write_run_files(run, staging)
+        if not (keep_trials or run.metadata.interrupted):
             shutil.rmtree(staging / "search", ignore_errors=True)
         export.finalize_run(staging, run_dir, overwrite or resume)
     except BaseException:
@@ -276,20 +272,19 @@ def train(
         if not _search_state(staging).exists():
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    meta = run.artifacts.metadata
-    return TrainResult(run_dir=run_dir, metrics=meta["metrics"], best_hyperparameters=run.result.values,
-                       leaderboard=run.result.leaderboard, plan=run.result.plan.to_dict(),
-                       final_model=run.result.final_model, seconds=run.seconds,
-                       interrupted=run.result.interrupted, notes=meta["notes"])
+    meta = run.metadata
+    return TrainResult(run_dir=run_dir, metrics=meta.metrics, best_hyperparameters=meta.best_hyperparameters,
+                       leaderboard=run.leaderboard, plan=meta.hyperband, final_model=meta.final_model,
+                       seconds=run.seconds, interrupted=meta.interrupted, notes=meta.notes)
 
 
 def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
                          max_trials, resume, verbose, emit, budget, sample_weight=None,
-                         export_seconds=EXPORT_SECONDS, backbone=None):
+                         export_seconds=EXPORT_SECONDS, backbone=None, options=None) -> FittedRun:
     """Split, preprocess, search, then assemble the raw-input model and its metadata."""
     import keras
 
-    from autoann import export, metrics
+    from autoann import metrics
     from autoann.search._fit import TrainingData
     from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
     from autoann.search._run import run_search
@@ -319,8 +314,8 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
 
     result = run_search(space, prep, data, end=end, export_seconds=export_seconds, workdir=workdir,
                         spent_seconds=time.monotonic() - started,
-                        max_trials=max_trials, seed=seed, resume=resume, verbose=verbose,
-                        on_trial=lambda tuner: emit("trial", tuner), on_plan=lambda plan: emit("plan", plan))
+                        max_trials=max_trials, seed=seed, resume=resume, verbose=verbose, options=options,
+                        on_trial=lambda event: emit("trial", event), on_plan=lambda plan: emit("plan", plan))
 
     raw = raw_inputs(schema)
     out = result.network(apply_preprocessing(prep, raw))
@@ -340,35 +335,34 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     if result.interrupted:
         notes.append("The search was interrupted (Ctrl-C); this is the best model found until then. "
                      "Continue with --resume.")
-    metadata = {
-        "task": task,
-        "target_names": list(dataset.target_names),
-        "classes": splits.classes,
-        "class_dtype": splits.class_dtype,
-        "schema": [c.to_dict() for c in schema],
-        "profile": profile.to_dict(),
-        "space": space.to_dict(),
-        "best_hyperparameters": result.values,
-        "metrics": evaluation,
-        "objective": result.objective,
-        "budget": {"requested": str(budget), "seconds_before_export": round(time.monotonic() - started, 2),
-                   "search_seconds": round(result.search_seconds, 2), "fit_seconds": round(result.fit_seconds, 2),
-                   "max_trials": max_trials},
-        "hyperband": result.plan.to_dict(),
-        "seed": seed,
-        "splits": {"train": len(splits.train), "validation": len(splits.val), "test": len(splits.test)},
-        "preprocessing": prep.to_dict(),
-        "rationale": [
+    metadata = RunMetadata(
+        task=task,
+        target_names=list(dataset.target_names),
+        classes=splits.classes,
+        class_dtype=splits.class_dtype,
+        schema=schema,
+        profile=profile.to_dict(),
+        space=space.to_dict(),
+        best_hyperparameters=result.values,
+        metrics=evaluation,
+        objective=result.objective,
+        budget={"requested": str(budget), "seconds_before_export": round(time.monotonic() - started, 2),
+                "search_seconds": round(result.search_seconds, 2), "fit_seconds": round(result.fit_seconds, 2),
+                "max_trials": max_trials},
+        hyperband=result.plan.to_dict(),
+        seed=seed,
+        splits={"train": len(splits.train), "validation": len(splits.val), "test": len(splits.test)},
+        preprocessing=prep.to_dict(),
+        rationale=[
             {"hyperparameter": n, "value": result.values.get(n, hp.value), "rules": hp.rules, "why": hp.why}
             for n, hp in space.hyperparameters.items()
         ],
-        "notes": notes,
-        "final_model": result.final_model,
-        "interrupted": result.interrupted,
-    }
-    artifacts = export.RunArtifacts(model=model, metadata=metadata, leaderboard=result.leaderboard,
-                                    history=result.history, progress=result.progress)
-    return artifacts, result
+        notes=notes,
+        final_model=result.final_model,
+        interrupted=result.interrupted,
+    )
+    return FittedRun(model=model, metadata=metadata, trials=result.trials, history=result.history,
+                     progress=result.progress, profile=profile, space=space)
 
 
 def _as_target(y: np.ndarray, task: str) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import keras
 
+from autoann.fitted_run import TrialEvent, TrialRow
 from autoann.search._hypermodel import AutoANNHyperModel
 from autoann.search._kt import HyperbandAdapter
 from autoann.space import typed_values
@@ -46,14 +47,14 @@ class BudgetedHyperband(HyperbandAdapter):
     """Keras Tuner's Hyperband with a deadline, failure tolerance and checkpoint pruning."""
 
     def __init__(self, hypermodel: AutoANNHyperModel, *, soft_deadline: float, max_trials: int | None,
-                 on_trial: Callable[["BudgetedHyperband"], None] | None = None, **kwargs: Any):
+                 on_trial: Callable[[TrialEvent], None] | None = None, **kwargs: Any):
         super().__init__(hypermodel=hypermodel, hyperband_iterations=None, max_retries_per_trial=0,
                          max_consecutive_failed_trials=None, **kwargs)
         self.soft_deadline = soft_deadline
         self.trial_cap = max_trials
         self.on_trial = on_trial
         self.started = time.monotonic()
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, TrialRow] = {}
         self.histories: dict[str, dict[str, list[float]]] = {}
         self._trial_start = 0.0
         self._builds = 0
@@ -65,7 +66,7 @@ class BudgetedHyperband(HyperbandAdapter):
 
     def _load_sidecar(self) -> None:
         if self._sidecar().exists():
-            self.rows = json.loads(self._sidecar().read_text())
+            self.rows = {k: TrialRow.from_json(r) for k, r in json.loads(self._sidecar().read_text()).items()}
         histories = Path(self.project_dir) / HISTORIES
         if histories.exists():
             self.histories = json.loads(histories.read_text())
@@ -76,16 +77,10 @@ class BudgetedHyperband(HyperbandAdapter):
     def consecutive_failures(self) -> int:
         count = 0
         for row in reversed(list(self.rows.values())):
-            if row["status"] != "failed":
+            if row.status != "failed":
                 break
             count += 1
         return count
-
-    def best_so_far(self) -> float | None:
-        scores = [r["score"] for r in self.rows.values() if r["status"] != "failed" and r["score"] is not None]
-        if not scores:
-            return None
-        return max(scores) if self.oracle.objective.direction == "max" else min(scores)
 
     # -- Keras Tuner hooks -----------------------------------------------
     def _fresh_network(self, hp) -> keras.Model:
@@ -133,29 +128,30 @@ class BudgetedHyperband(HyperbandAdapter):
         if status == "failed":
             lines = (trial.message or "").strip().splitlines()
             message = (record.diverged if record and record.diverged else "") or (lines[-1] if lines else "")
-        self.rows[trial.trial_id] = {
-            "trial_id": trial.trial_id,
-            "status": status,
-            "score": None if trial.score is None or not math.isfinite(trial.score) else float(trial.score),
-            "bracket": hp.get("tuner/bracket"),
-            "round": hp.get("tuner/round"),
-            "parent": hp.get("tuner/trial_id"),
-            "epochs_to": hp.get("tuner/epochs"),
-            "epochs_run": record.epochs_run if record else 0,
-            "fit_seconds": round(record.fit_seconds, 4) if record else 0.0,
-            "seconds": round(time.monotonic() - self._trial_start, 4),
-            "finished_at": round(time.monotonic() - self.started, 3),
-            "message": message,
-            **typed_values({k: v for k, v in hp.items() if not k.startswith("tuner/")}),
-        }
+        self.rows[trial.trial_id] = TrialRow(
+            trial_id=trial.trial_id,
+            status=status,
+            score=None if trial.score is None or not math.isfinite(trial.score) else float(trial.score),
+            bracket=hp.get("tuner/bracket"),
+            round=hp.get("tuner/round"),
+            parent=hp.get("tuner/trial_id"),
+            epochs_to=hp.get("tuner/epochs"),
+            epochs_run=record.epochs_run if record else 0,
+            fit_seconds=round(record.fit_seconds, 4) if record else 0.0,
+            seconds=round(time.monotonic() - self._trial_start, 4),
+            finished_at=round(time.monotonic() - self.started, 3),
+            message=message,
+            values=typed_values({k: v for k, v in hp.items() if not k.startswith("tuner/")}),
+        )
         if record is not None:
             self.histories[trial.trial_id] = record.history
         self.hypermodel.last = None
-        self._sidecar().write_text(json.dumps(self.rows))
+        self._sidecar().write_text(json.dumps({k: r.to_json() for k, r in self.rows.items()}))
         (Path(self.project_dir) / HISTORIES).write_text(json.dumps(self.histories))
         self._prune_checkpoints()
         if self.on_trial is not None:
-            self.on_trial(self)
+            objective = self.oracle.objective
+            self.on_trial(TrialEvent.after(list(self.rows.values()), objective.name, objective.direction))
 
     def load_trial_model(self, trial) -> keras.Model:
         """The trial's network at its best epoch.
