@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 import autoann
 from autoann.cli._app import app
-from autoann.predict._predictor import SchemaWarning
+from autoann.predict import SchemaWarning
 
 from _helpers import err
 from _runkit import WITHOUT_AUTOANN
