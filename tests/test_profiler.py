@@ -345,3 +345,20 @@ def test_any_small_frame_profiles_or_raises_data_error(case):
 def test_profile_dataset_takes_a_dataset(make_frame):
     data = load_data(make_frame(), "y")
     assert profile_dataset(data).target.task_reason == data.task_reason
+
+
+def test_profile_takes_a_dataset_as_it_is(datasets_dir, monkeypatch):
+    """autoann.profile(dataset) profiles the Dataset handed to it, never loading the data again."""
+    from autoann.data import _tables
+
+    dataset = load_data(datasets_dir / "penguins.csv", "species")
+
+    def reload(*args, **kwargs):
+        raise AssertionError("the data was loaded again")
+
+    monkeypatch.setattr(_tables, "load_data", reload)
+    assert profile(dataset).to_dict() == profile_dataset(dataset).to_dict()
+    with pytest.raises(DataError, match="already holds its target"):
+        profile(dataset, "species")
+    with pytest.raises(AssertionError, match="loaded again"):  # the patch is live: raw data does reload
+        profile(datasets_dir / "penguins.csv", "species")

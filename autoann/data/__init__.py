@@ -11,7 +11,7 @@ remembers. Nothing in this stage imports TensorFlow.
 from autoann.data._dataset import Dataset
 from autoann.data._images import ImageSet, image_rows, is_image_source, load_image_data, load_images
 from autoann.data._pixels import conform
-from autoann.data._tables import NA_MARKERS, load_data, read_table
+from autoann.data._tables import NA_MARKERS, as_dataset, load_data, read_table
 from autoann.data._task import CLASSIFICATION, TASKS, infer_task, label_dtype, resolve_task
 from autoann.data._weights import align_sample_weight, check_sample_weight
 
@@ -22,6 +22,7 @@ __all__ = [
     "Dataset",
     "ImageSet",
     "align_sample_weight",
+    "as_dataset",
     "check_sample_weight",
     "conform",
     "image_rows",

@@ -281,3 +281,23 @@ def load_data(data: Any, target: str | Sequence[str] | Any = None, *, task: str 
     chosen, reason = decide_task(y, task, task_reason)
     dataset = Dataset(features, y, names, chosen, reason, source, kept_rows=kept)
     return dataset if weights is None else dataset.with_sample_weight(weights)
+
+
+def as_dataset(data: Any, target: Any, *, task: str | None, sample_weight: Any) -> Dataset:
+    """``data`` loaded with :func:`load_data`; or, for a Dataset, that Dataset (weighted by ``sample_weight``).
+
+    What every entry point that takes data calls, so a Dataset made once is handed on, never rebuilt.
+    """
+    if not isinstance(data, Dataset):
+        return load_data(data, target, task=task, sample_weight=sample_weight)
+    if target is not None:
+        raise DataError(f"target={target!r} was given with a Dataset, which already holds its target "
+                        f"({', '.join(map(repr, data.target_names))}). Drop target, or pass the raw data with it.")
+    if task is not None and task != data.task:
+        raise DataError(f"task={task!r} was given with a Dataset whose task is {data.task}: {data.task_reason} "
+                        f"Load the data again with load_data(..., task={task!r}), or drop task.")
+    if sample_weight is None:
+        return data
+    if data.sample_weight is not None:
+        raise DataError("sample_weight was given both to load_data and with the Dataset; give the weights once.")
+    return data.with_sample_weight(sample_weight)

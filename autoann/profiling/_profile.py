@@ -22,7 +22,7 @@ import numpy as np
 
 from autoann import __version__
 from autoann._io import write_text_atomic
-from autoann.data import CLASSIFICATION, Dataset, load_data
+from autoann.data import CLASSIFICATION, Dataset, as_dataset
 from autoann.errors import DataError
 from autoann.profiling._columns import ONEHOT_MAX_CARDINALITY, TOP_LEVELS, ColumnProfile, profile_column
 from autoann.profiling._facts import FACTS
@@ -160,8 +160,9 @@ class Profile:
 
 
 def profile(data: Any, target: Any = None, *, task: str | None = None) -> Profile:
-    """Load ``data`` (path, DataFrame or array; see :func:`autoann.data._tables.load_data`) and profile it."""
-    return profile_dataset(load_data(data, target, task=task))
+    """Profile ``data``: a :class:`~autoann.data.Dataset`, or a path, DataFrame or array with its target
+    (loaded with :func:`autoann.data.load_data`)."""
+    return profile_dataset(as_dataset(data, target, task=task, sample_weight=None))
 
 
 def target_profile(dataset: Dataset) -> TargetProfile:

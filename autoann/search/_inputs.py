@@ -15,28 +15,11 @@ import copy
 from pathlib import Path
 from typing import Any, Sequence
 
-from autoann.data import Dataset, load_data
+from autoann.data import Dataset
 from autoann.errors import DataError, SpaceError
 from autoann.profiling import Profile, profile_dataset
 from autoann.rules import Recommendation
 from autoann.space import SearchSpace
-
-
-def as_dataset(data: Any, target: Any, *, task: str | None, sample_weight: Any) -> Dataset:
-    """``data`` loaded with ``load_data``; or, for a Dataset, that Dataset (weighted by ``sample_weight``)."""
-    if not isinstance(data, Dataset):
-        return load_data(data, target, task=task, sample_weight=sample_weight)
-    if target is not None:
-        raise DataError(f"target={target!r} was given with a Dataset, which already holds its target "
-                        f"({', '.join(map(repr, data.target_names))}). Drop target, or pass the raw data with it.")
-    if task is not None and task != data.task:
-        raise DataError(f"task={task!r} was given with a Dataset whose task is {data.task}: {data.task_reason} "
-                        f"Load the data again with load_data(..., task={task!r}), or drop task.")
-    if sample_weight is None:
-        return data
-    if data.sample_weight is not None:
-        raise DataError("sample_weight was given both to load_data and with the Dataset; give the weights once.")
-    return data.with_sample_weight(sample_weight)
 
 
 def as_profile(profile: Profile | None, dataset: Dataset) -> Profile:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from autoann.params import parse_duration
-from autoann.data import CLASSIFICATION, Dataset
+from autoann.data import CLASSIFICATION, Dataset, as_dataset
 from autoann.errors import DataError, ExportError, SpaceError
 from autoann.fitted_run import FittedRun, RunMetadata
 from autoann.search._options import SearchOptions
@@ -28,7 +28,7 @@ from autoann.profiling import Profile
 from autoann.rules import Recommendation
 from autoann.schema import Column, schema_from_list
 from autoann.space import SearchSpace
-from autoann.search._inputs import as_dataset, as_profile, given_space
+from autoann.search._inputs import as_profile, given_space
 from autoann.search._splits import split_dataset, split_weights
 
 #: Seconds kept for the final evaluation and the export (model.keras,
