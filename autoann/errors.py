@@ -45,3 +45,7 @@ class ExportError(AutoANNError, OSError):
 
 class TrialFailedError(AutoANNError):
     """A trial diverged (NaN/inf loss); it is recorded as failed, the search goes on."""
+
+
+class MissingDependencyError(AutoANNError, ImportError):
+    """An optional feature needs a package that is not installed: the message names the extra to install."""
