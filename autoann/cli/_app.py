@@ -346,6 +346,30 @@ def serve(
     _run(action)
 
 
+@app.command("export")
+def export_model(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
+    format_: str = typer.Option(..., "--format", "-f", help="onnx (pip install \"autoann[onnx]\") or litert "
+                                "(pip install \"autoann[litert]\")."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: model.onnx or "
+                                          "model.tflite in the run directory)."),
+) -> None:
+    """Convert a run's SavedModel to ONNX or LiteRT and verify it in that runtime."""
+
+    def action() -> None:
+        from autoann._tf import import_quietly
+
+        import_quietly()
+        from autoann.export import export_format
+
+        path, gaps = export_format(run_dir, format_, output)
+        worst = ", ".join(f"{name} {gap:.1e}" for name, gap in gaps.items())
+        _console().print(f"{format_} model written to [bold]{path}[/]; verified in its runtime against the "
+                         f"SavedModel (largest difference: {worst})", highlight=False)
+
+    _run(action)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -5,6 +5,7 @@ directory is complete or absent, and a user's earlier run is never
 half-overwritten.
 """
 
+from autoann.export._formats import FORMATS, export_format
 from autoann.export._run_dir import (
     FORMAT,
     HISTORY_FILE,
@@ -24,6 +25,7 @@ from autoann.export._run_dir import (
 )
 
 __all__ = [
+    "FORMATS",
     "FORMAT",
     "HISTORY_FILE",
     "LEADERBOARD_FILE",
@@ -34,6 +36,7 @@ __all__ = [
     "SIGNATURE",
     "RunArtifacts",
     "complete_metadata",
+    "export_format",
     "finalize_run",
     "saved_model_path",
     "serving_names",
