@@ -14,7 +14,6 @@ batch; the worker goes on with the next.
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
@@ -39,16 +38,14 @@ class Batcher:
         self._carry: tuple[Any, asyncio.Future] | None = None
         self._worker: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
 
     async def submit(self, item: Any) -> Any:
         """Queue ``item`` and wait for its result (or its batch's exception)."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
-                self._queue = asyncio.Queue()
-                self._executor = self._executor or ThreadPoolExecutor(1, thread_name_prefix=f"autoann-{self.name}")
-                self._worker = loop.create_task(self._work(), name=f"autoann batcher {self.name}")
+        if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
+            self._queue = asyncio.Queue()
+            self._executor = self._executor or ThreadPoolExecutor(1, thread_name_prefix=f"autoann-{self.name}")
+            self._worker = loop.create_task(self._work(), name=f"autoann batcher {self.name}")
         future = loop.create_future()
         await self._queue.put((item, future))
         return await future
