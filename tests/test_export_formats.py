@@ -73,7 +73,7 @@ def test_unknown_format_and_missing_run_are_user_errors(runs, tmp_path):
 
 
 def test_model_litert_cannot_run_with_builtin_ops_is_refused_with_the_reason(runs, tmp_path):
-    run = shutil.copytree(runs["binary"], tmp_path / "run")
+    run = shutil.copytree(runs["binary"], tmp_path / "run", ignore=shutil.ignore_patterns("model.tflite", "model.onnx"))
     module = tf.Module()
     module.serve = tf.function(lambda colour: {"prediction": tf.strings.to_number(tf.strings.lower(colour))},
                                input_signature=[tf.TensorSpec([None], tf.string, name="colour")])
