@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import httpx
 import keras
@@ -44,7 +45,8 @@ def image_artifacts() -> RunArtifacts:
     keras.utils.set_random_seed(0)
     pixels = keras.Input(shape=(8, 8, 1), dtype="uint8", name="image")
     x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(pixels))
-    model = keras.Model({"image": pixels}, keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(4, "tanh")(x)))
+    hidden = keras.layers.Dense(4, "tanh")(x)
+    model = keras.Model({"image": pixels}, keras.layers.Dense(3, activation="softmax")(hidden))
     art = artifacts("multiclass", ["cat", "dog", "owl"], "str", model=model)
     art.metadata.update(schema=[Column("image", "image", (8, 8, 1), "uint8").to_dict()], preprocessing={})
     return art
@@ -241,7 +243,7 @@ def test_batcher_limits_rows_hands_errors_to_their_batch_and_keeps_working():
 
 
 def test_model_names_from_folders_and_name_equals_dir(tmp_path):
-    assert model_dirs([tmp_path / "my run"], ["b=x/y"]) == {"my_run": tmp_path / "my run", "b": __import__("pathlib").Path("x/y")}
+    assert model_dirs([tmp_path / "my run"], ["b=x/y"]) == {"my_run": tmp_path / "my run", "b": Path("x/y")}
     with pytest.raises(ParameterError, match="NAME=RUN_DIR"):
         model_dirs([], ["no-equals"])
     with pytest.raises(ParameterError, match="Two models are named 'a'"):

@@ -49,10 +49,12 @@ def signature_inputs(metadata: dict[str, Any], rows: pd.DataFrame | np.ndarray |
     if schema[0].kind == "image":
         shape, dtype = tuple(schema[0].shape or ()), np.dtype(schema[0].dtype)
         if rows is None:
-            rows = rng.integers(0, 256, size=(VERIFY_ROWS, *shape)) if dtype.kind == "u" else rng.random((VERIFY_ROWS, *shape))
+            size = (VERIFY_ROWS, *shape)
+            rows = rng.integers(0, 256, size=size) if dtype.kind == "u" else rng.random(size)
         return {names[schema[0].name]: np.asarray(rows, dtype=dtype)}
     if rows is None:
-        levels = {c["name"]: c.get("vocabulary") or [] for c in (metadata.get("preprocessing") or {}).get("categorical", [])}
+        categorical = (metadata.get("preprocessing") or {}).get("categorical", [])
+        levels = {c["name"]: c.get("vocabulary") or [] for c in categorical}
         rows = pd.DataFrame({c.name: _made_column(c.kind, levels.get(c.name, []), rng) for c in schema})
     inputs = {}
     for column in schema:

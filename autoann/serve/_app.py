@@ -217,6 +217,7 @@ def create_app(models: Mapping[str, str | Path | Predictor], *, max_batch_size: 
     @app.get("/readyz", tags=["health"])
     async def ready() -> dict[str, Any]:
         """Readiness: every model is loaded (they are, once the app exists)."""
-        return {"ready": True, "models": {name: status(model)["model_version_status"] for name, model in served.items()}}
+        versions = {name: status(model)["model_version_status"] for name, model in served.items()}
+        return {"ready": True, "models": versions}
 
     return app

@@ -179,7 +179,8 @@ def _columns(inputs: Any, model: ServedModel) -> pd.DataFrame:
                            "column the model was trained on (null for a missing value).")
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) > 1:
-        raise RequestError(f"The columns have different lengths ({', '.join(f'{k!r}: {n}' for k, n in lengths.items())}); "
+        shown = ", ".join(f"{k!r}: {n}" for k, n in lengths.items())
+        raise RequestError(f"The columns have different lengths ({shown}); "
                            "give every column one value per row.")
     return pd.DataFrame(columns)
 
@@ -196,7 +197,8 @@ def _images(body: dict[str, Any], model: ServedModel, columnar: bool) -> np.ndar
             _column_of(key, model)
         pixels = _nonempty_list(given, f"Input {image.name!r}")
     else:
-        pixels = [_pixels(instance, i, model) for i, instance in enumerate(_nonempty_list(body[ROW_KEY], '"instances"'))]
+        rows = _nonempty_list(body[ROW_KEY], '"instances"')
+        pixels = [_pixels(instance, i, model) for i, instance in enumerate(rows)]
     try:
         array = np.asarray(pixels)
     except ValueError:
