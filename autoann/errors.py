@@ -42,3 +42,7 @@ class SchemaError(AutoANNError, ValueError):
 
 class ExportError(AutoANNError, OSError):
     """A run directory could not be written or read."""
+
+
+class MissingDependencyError(AutoANNError, ImportError):
+    """An optional feature needs a package that is not installed: the message names the extra to install."""

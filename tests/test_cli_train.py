@@ -95,7 +95,7 @@ def test_train_writes_a_complete_run_directory(trained, board):
     assert result.exit_code == 0
     for name in RUN_FILES:
         assert (run_dir / name).exists(), name
-    assert (run_dir / "saved_model" / "saved_model.pb").exists()
+    assert (run_dir / "saved_model" / "1" / "saved_model.pb").exists()
     assert leftovers(run_dir.parent) == []  # no .run.partial staging folder beside it
     assert not (run_dir / "search").exists()  # trial checkpoints go without --keep-trials
     assert not list(run_dir.rglob("*.weights.h5"))

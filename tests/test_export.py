@@ -104,7 +104,7 @@ def test_saved_model_serves_raw_columns_without_autoann(runs, serving_rows, tmp_
         out["autoann_loaded"] = any(m.split(".")[0] == "autoann" for m in sys.modules)
         print(json.dumps(out))
     """)
-    paths = {name: str(run / "saved_model") for name, run in runs.items()}
+    paths = {name: str(run / "saved_model" / "1") for name, run in runs.items()}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", script, json.dumps(paths), json.dumps(rows)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)

@@ -26,6 +26,8 @@ from autoann.fitted_run import (
     trials_from_frame,
 )
 
+pytestmark = pytest.mark.train
+
 OLD_RUN = Path(__file__).parent / "data" / "run_format1"
 #: leaderboard.csv's bookkeeping columns, in order, as the tuner wrote them before TrialRow existed
 COLUMNS = ["trial_id", "status", "score", "bracket", "round", "parent", "epochs_to", "epochs_run", "fit_seconds",

@@ -117,7 +117,7 @@ def test_model_takes_raw_uint8_and_standardizes_inside(run, meta, digits):
 def test_saved_model_in_a_fresh_process_serves_raw_uint8_images(run, digits, tmp_path):
     images = pixels(digits)
     np.save(tmp_path / "batch.npy", images)
-    done = subprocess.run([sys.executable, "-c", SERVE, str(run / "saved_model"), str(tmp_path / "batch.npy")],
+    done = subprocess.run([sys.executable, "-c", SERVE, str(run / "saved_model" / "1"), str(tmp_path / "batch.npy")],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-3000:]

@@ -11,6 +11,8 @@ import pytest
 from autoann.search import _kt
 from autoann.search._budget import hyperband_schedule
 
+pytestmark = pytest.mark.train
+
 PACKAGE = Path(_kt.__file__).resolve().parents[1]
 
 

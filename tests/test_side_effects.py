@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from _helpers import TINY_SEEDED
 from autoann.estimators._estimators import AutoANNClassifier
 from autoann.search import _isolation
 
-TINY = dict(time_budget=300, max_trials=1, max_epochs=3, pins={"learning_rate": 0.01, "dropout": 0.0},
-            random_state=0)
+pytestmark = pytest.mark.train
+
 
 
 def test_private_names_exist_in_installed_keras_and_tensorflow():
@@ -62,7 +63,7 @@ def test_estimator_fit_leaves_the_callers_state(tmp_path):
     before = model.predict(X, verbose=0)
     python, numpy = random.getstate(), np.random.get_state()[1].copy()
 
-    AutoANNClassifier(**TINY, working_dir=str(tmp_path)).fit(X, y)
+    AutoANNClassifier(**TINY_SEEDED, working_dir=str(tmp_path)).fit(X, y)
 
     assert random.getstate() == python and (np.random.get_state()[1] == numpy).all()
     second = tf.random.uniform([1])

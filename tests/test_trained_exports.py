@@ -75,7 +75,7 @@ def test_saved_model_in_a_fresh_process_matches_autoann_load(trained, tmp_path):
         numeric = column["kind"] == "numeric"
         feed[names[column["name"]]] = {"numeric": numeric, "values": (  # json writes and reads NaN
             [float(v) for v in values] if numeric else category_strings(values).tolist())}
-    done = subprocess.run([sys.executable, "-c", SERVE, str(run_dir / "saved_model"), json.dumps(feed)],
+    done = subprocess.run([sys.executable, "-c", SERVE, str(run_dir / "saved_model" / "1"), json.dumps(feed)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-3000:]

@@ -46,7 +46,9 @@ def _run(action: Callable[[], Any]) -> Any:
     except AutoANNError as exc:
         if os.environ.get("AUTOANN_DEBUG"):
             raise
-        _console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        from rich.markup import escape  # a message's own [brackets] (e.g. "autoann[serve]") are text, not markup
+
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         _console(stderr=True).print("interrupted")
@@ -313,6 +315,59 @@ def evaluate(
         for name, value in scores.items():
             table.add_row(name, f"{value:.4g}")
         _console().print(table)
+
+    _run(action)
+
+
+@app.command()
+def serve(
+    run_dirs: Optional[List[Path]] = typer.Argument(None, help="Run directories written by `autoann train`; each is "
+                                                    "served under its folder name."),
+    model: Optional[List[str]] = typer.Option(None, "--model", "-m", help="Serve a run directory under a name: "
+                                              "--model NAME=RUN_DIR (repeatable)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; 0.0.0.0 exposes the models to "
+                             "the network, without authentication (see docs/serving.md)."),
+    port: int = typer.Option(8501, "--port", help="Port (TF Serving's REST port is 8501)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes, each loading every model once."),
+    max_batch_size: int = typer.Option(64, "--max-batch-size", help="Rows of concurrent requests batched into one "
+                                       "model call; 1 turns batching off."),
+    batch_timeout_ms: float = typer.Option(2.0, "--batch-timeout-ms", help="Longest wait for a batch to fill."),
+    max_body_size: int = typer.Option(16 * 2**20, "--max-body-size", help="Largest request body in bytes (413 above)."),
+) -> None:
+    """Serve run directories over HTTP with TF Serving's REST API v1 (pip install "autoann[serve]")."""
+
+    def action() -> None:
+        from autoann._tf import import_quietly
+
+        import_quietly()
+        from autoann.serve import model_dirs, serve as serve_models
+
+        serve_models(model_dirs(run_dirs or [], model or []), host=host, port=port, workers=workers,
+                     max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms, max_body_bytes=max_body_size)
+
+    _run(action)
+
+
+@app.command("export")
+def export_model(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
+    format_: str = typer.Option(..., "--format", "-f", help="onnx (pip install \"autoann[onnx]\") or litert "
+                                "(pip install \"autoann[litert]\")."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: model.onnx or "
+                                          "model.tflite in the run directory)."),
+) -> None:
+    """Convert a run's SavedModel to ONNX or LiteRT and verify it in that runtime."""
+
+    def action() -> None:
+        from autoann._tf import import_quietly
+
+        import_quietly()
+        from autoann.export import export_format
+
+        path, gaps = export_format(run_dir, format_, output)
+        worst = ", ".join(f"{name} {gap:.1e}" for name, gap in gaps.items())
+        _console().print(f"{format_} model written to [bold]{path}[/]; verified in its runtime against the "
+                         f"SavedModel (largest difference: {worst})", highlight=False)
 
     _run(action)
 

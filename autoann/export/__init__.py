@@ -8,30 +8,37 @@ half-overwritten.
 """
 
 from autoann._io import to_jsonable
+from autoann.export._formats import FORMATS, export_format
 from autoann.export._run_dir import (
     HISTORY_FILE,
     LEADERBOARD_FILE,
     METADATA_FILE,
     MODEL_FILE,
     SAVED_MODEL_DIR,
+    SAVED_MODEL_VERSION,
     SIGNATURE,
     complete_metadata,
     finalize_run,
+    saved_model_path,
     serving_names,
     write_run_files,
 )
 from autoann.fitted_run import FORMAT
 
 __all__ = [
+    "FORMATS",
     "FORMAT",
     "HISTORY_FILE",
     "LEADERBOARD_FILE",
     "METADATA_FILE",
     "MODEL_FILE",
     "SAVED_MODEL_DIR",
+    "SAVED_MODEL_VERSION",
     "SIGNATURE",
     "complete_metadata",
+    "export_format",
     "finalize_run",
+    "saved_model_path",
     "serving_names",
     "to_jsonable",
     "write_run_files",

@@ -140,7 +140,8 @@ def _image_serving_section(meta: RunMetadata, image: Column) -> list[str]:
         "(a folder of images, flat or one sub-folder per class, or a .npz with `x`; images are converted and "
         f"resized to the stored {shape[0]} x {shape[1]} x {shape[2]} as in training):",
         "",
-        "```bash\nautoann predict RUN_DIR images/ -o predictions.csv\nautoann evaluate RUN_DIR labelled_images/\n```",
+        "```bash\nautoann predict RUN_DIR images/ -o predictions.csv\nautoann evaluate RUN_DIR labelled_images/\n"
+        "autoann serve RUN_DIR  # TF Serving's REST API on 127.0.0.1:8501 (pip install \"autoann[serve]\")\n```",
         "",
         "```python\nimport autoann\nmodel = autoann.load(RUN_DIR)\nmodel.predict_frame(\"images/\")\n```",
         "",
@@ -148,7 +149,7 @@ def _image_serving_section(meta: RunMetadata, image: Column) -> list[str]:
         "the model standardizes (and, if the search chose it, resizes) them itself.",
         "",
         "```python\nimport numpy as np, tensorflow as tf\n"
-        'serve = tf.saved_model.load("RUN_DIR/saved_model").signatures["serving_default"]\n'
+        'serve = tf.saved_model.load("RUN_DIR/saved_model/1").signatures["serving_default"]\n'
         f'out = serve(image=tf.constant(np.zeros((1, {shape[0]}, {shape[1]}, {shape[2]}), "{dtype}")))\n'
         f"print(out{outputs})\n```",
     ]
@@ -171,7 +172,8 @@ def _serving_section(meta: RunMetadata) -> list[str]:
     return [
         "RUN_DIR is the folder holding this report. From the command line, or from Python with autoann installed:",
         "",
-        "```bash\nautoann predict RUN_DIR data.csv -o predictions.csv\nautoann evaluate RUN_DIR labelled.csv\n```",
+        "```bash\nautoann predict RUN_DIR data.csv -o predictions.csv\nautoann evaluate RUN_DIR labelled.csv\n"
+        "autoann serve RUN_DIR  # TF Serving's REST API on 127.0.0.1:8501 (pip install \"autoann[serve]\")\n```",
         "",
         "```python\nimport autoann\nmodel = autoann.load(RUN_DIR)\nmodel.predict_frame(\"data.csv\")\n```",
         "",
@@ -179,7 +181,7 @@ def _serving_section(meta: RunMetadata) -> list[str]:
         "categories as strings (\"\" = missing; unseen levels are fine).",
         "",
         "```python\nimport tensorflow as tf\n"
-        'serve = tf.saved_model.load("RUN_DIR/saved_model").signatures["serving_default"]\n'
+        'serve = tf.saved_model.load("RUN_DIR/saved_model/1").signatures["serving_default"]\n'
         f"inputs = {{{args}}}{more}\nout = serve(**inputs)\nprint(out{outputs})\n```",
         "",
         markdown_table(["column", "signature input", "dtype"],

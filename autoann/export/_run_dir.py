@@ -7,8 +7,11 @@ A run directory is what ``autoann train`` leaves behind and what
     preprocessing + network as one Keras model on the raw named columns; loads
     with ``keras.models.load_model(path, safe_mode=True)`` once
     ``autoann.search._preprocessing`` (its custom layers) is imported.
-``saved_model/``
-    a TensorFlow SavedModel whose ``serving_default`` signature takes the raw
+``saved_model/1/``
+    a TensorFlow SavedModel, in the numbered version folder TensorFlow
+    Serving's ``--model_base_path`` expects (run directories written before
+    autoann 0.2 have it directly in ``saved_model/``; :func:`saved_model_path`
+    finds either), whose ``serving_default`` signature takes the raw
     columns by name (``[None]`` float32 / string) and returns
     ``probabilities`` + ``label`` (classification) or ``prediction``
     (regression). It needs TensorFlow only, not autoann. An image model's
@@ -46,6 +49,7 @@ from autoann.schema import Column
 
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
+SAVED_MODEL_VERSION = 1  # TF Serving serves the highest numbered folder under its --model_base_path
 HISTORY_FILE = "history.json"  # the final model's per-epoch training and validation curves
 METADATA_FILE = "metadata.json"
 LEADERBOARD_FILE = "leaderboard.csv"
@@ -147,6 +151,14 @@ def write_saved_model(model: keras.Model, metadata: RunMetadata, path: Path) -> 
     archive.write_out(str(path), verbose=False)
 
 
+def saved_model_path(run_dir: str | Path) -> Path:
+    """The SavedModel of a run directory: its highest numbered version folder, or ``saved_model/`` itself
+    in a run directory written before the version folder existed."""
+    base = Path(run_dir) / SAVED_MODEL_DIR
+    versions = [p for p in base.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()]
+    return max(versions, key=lambda p: int(p.name)) if versions else base
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_text_atomic(path, json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n")
 
@@ -168,7 +180,7 @@ def write_run_files(run: FittedRun, directory: Path) -> None:
     run = dataclasses.replace(run, metadata=complete_metadata(run.metadata))
     steps: list[tuple[str, Callable[[Path], Any]]] = [
         (MODEL_FILE, lambda p: keras.saving.save_model(run.model, p)),
-        (SAVED_MODEL_DIR, lambda p: write_saved_model(run.model, run.metadata, p)),
+        (SAVED_MODEL_DIR, lambda p: write_saved_model(run.model, run.metadata, p / str(SAVED_MODEL_VERSION))),
         (LEADERBOARD_FILE, lambda p: write_text_atomic(p, run.leaderboard.to_csv(index=False))),
         (HISTORY_FILE, lambda p: _write_json(p, to_jsonable(run.history or {}))),
         (report.REPORT_FILE, lambda p: report.write_report(run, directory)),

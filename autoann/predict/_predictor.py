@@ -195,6 +195,8 @@ class Predictor:
         samples = self.mc_samples if samples is None else samples
         if n_rows == 0:
             return np.zeros((1, 0, int(self.model.output_shape[-1])), dtype="float32")
+        if not samples and n_rows <= BATCH_SIZE:  # a served request: model.predict's set-up costs ~15x the call
+            return call_eagerly(self.model, inputs, n_rows).reshape(1, n_rows, -1)
         if not samples:
             out = self.model.predict(inputs, batch_size=BATCH_SIZE, verbose=0)
             return np.asarray(out).reshape(1, n_rows, -1)
