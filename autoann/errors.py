@@ -11,6 +11,9 @@ scikit-learn.) A diverged trial is not an autoann error: the search raises Keras
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class AutoANNError(Exception):
     """Root of every error autoann raises on purpose."""
@@ -46,3 +49,13 @@ class ExportError(AutoANNError, OSError):
 
 class MissingDependencyError(AutoANNError, ImportError):
     """An optional feature needs a package that is not installed: the message names the extra to install."""
+
+
+def did_you_mean(name: object, options: Iterable[object], *, also: Iterable[str] = ()) -> str:
+    """`` (did you mean 'x', 'y'?)`` naming the options closest to ``name`` (and ``also``), or ``''``.
+
+    The one way every message that refuses an unknown name suggests the known one.
+    """
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=3, cutoff=0.6)
+    close += [a for a in also if a not in close]
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

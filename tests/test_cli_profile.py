@@ -67,7 +67,7 @@ BAD = {
     "header only": (lambda w: w("x.csv", "a,y\n"), "y", "no data rows"),
     "directory": (lambda w: w("x.csv", "a,y\n").parent, "y", "For a table, pass the file itself"),
     "bad extension": (lambda w: w("x.json", "{}"), "y", "unsupported file type"),
-    "target missing": (lambda w: w("x.csv", "a,target\n" + "1,2\n" * 20), "tagret", "Did you mean 'target'"),
+    "target missing": (lambda w: w("x.csv", "a,target\n" + "1,2\n" * 20), "tagret", "did you mean 'target'"),
     "target empty": (lambda w: w("x.csv", "a,y\n" + "1,\n" * 20), "y", "has no values"),
     "single class": (lambda w: w("x.csv", "a,y\n" + "".join(f"{i},k\n" for i in range(20))), "y", "single value"),
     "few rows": (lambda w: w("x.csv", "a,y\n1,0\n2,1\n3,0\n"), "y", "at least 10"),

@@ -114,7 +114,7 @@ def test_no_target_given(make_frame):
 
 def test_target_column_missing_suggests_near_matches(make_frame):
     message = refused(lambda: load_data(make_frame(), "colours"), "'colours' is not in the data",
-                      "Did you mean 'colour'")
+                      "did you mean 'colour'")
     assert "'a'" in message  # the columns are listed
 
 

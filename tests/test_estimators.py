@@ -107,7 +107,7 @@ def test_bad_parameters_are_all_reported_in_one_error():
     message = str(info.value)
     for name in [*shared, "validation_fraction", "random_state", "pins", "rules"]:
         assert f"The {name!r} parameter of AutoANNClassifier" in message, name
-    assert "Did you mean 'n_layers'?" in message
+    assert "did you mean 'n_layers'?" in message
     assert isinstance(info.value, ValueError)
 
 

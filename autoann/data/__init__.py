@@ -8,7 +8,7 @@ weights are checked here and matched to the rows kept, which the Dataset
 remembers. Nothing in this stage imports TensorFlow.
 """
 
-from autoann.data._dataset import Dataset
+from autoann.data._dataset import MIN_PER_CLASS, MIN_ROWS, Dataset
 from autoann.data._images import ImageSet, image_rows, is_image_source, load_image_data, load_images
 from autoann.data._pixels import conform
 from autoann.data._tables import NA_MARKERS, as_dataset, load_data, read_table
@@ -16,6 +16,8 @@ from autoann.data._task import CLASSIFICATION, TASKS, infer_task, label_dtype, r
 from autoann.data._weights import align_sample_weight, check_sample_weight
 
 __all__ = [
+    "MIN_PER_CLASS",
+    "MIN_ROWS",
     "CLASSIFICATION",
     "NA_MARKERS",
     "TASKS",

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: Fewer rows with a target than this cannot be split into train/validation/test.
 MIN_ROWS = 10
+#: A class needs this many rows for a stratified train/validation/test split to hold one out in each.
+MIN_PER_CLASS = 3
 #: Target names given to an array ``y`` when a feature already has the plain name ``y`` (or ``y0``, ...).
 RESERVED = "__autoann_target__"
 

@@ -14,7 +14,6 @@ Loading never writes anything.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +24,7 @@ from autoann.data._dataset import Dataset, array_target_names, rows_with_target
 from autoann.data._images import is_image_source, load_image_data
 from autoann.data._task import check_task_name, decide_task, show_value
 from autoann.data._weights import check_sample_weight
-from autoann.errors import DataError
+from autoann.errors import DataError, did_you_mean
 
 SUFFIXES = {".csv": ",", ".tsv": "\t", ".parquet": None, ".pq": None}
 #: Cells read as missing, besides pandas' defaults ("", "NA", "N/A", "n/a", "null", "None", "NaN", ...).
@@ -180,14 +179,12 @@ def _check_targets_exist(frame: pd.DataFrame, names: list[str]) -> None:
     for name in names:
         if name in columns:
             continue
-        close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
-        close += [c for c in columns if c.lower() == name.lower() and c not in close]
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(name, columns, also=[c for c in columns if c.lower() == name.lower()])
         sep_hint = ""
         if len(columns) == 1 and any(ch in columns[0] for ch in ";|\t"):
             sep_hint = (" The whole header was read as one column: is the file separated by ';' or '|'? "
                         "Save it comma-separated.")
-        raise DataError(f"Target column {name!r} is not in the data.{hint} Columns: {_short_list(columns)}.{sep_hint}")
+        raise DataError(f"Target column {name!r} is not in the data{hint}. Columns: {_short_list(columns)}.{sep_hint}")
 
 
 def _where(index: Any, from_file: bool) -> str:

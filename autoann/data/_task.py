@@ -8,13 +8,12 @@ an explicit task against it. Both return the task with one sentence saying why.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from autoann.errors import DataError
+from autoann.errors import DataError, did_you_mean
 
 TASKS = ("binary", "multiclass", "regression", "multi_regression")
 CLASSIFICATION = ("binary", "multiclass")
@@ -33,9 +32,7 @@ def show_value(value: Any) -> str:
 def check_task_name(task: str | None) -> None:
     """Refuse a task name that is not one of :data:`TASKS`, suggesting the closest."""
     if task is not None and task not in TASKS:
-        close = difflib.get_close_matches(str(task), TASKS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise DataError(f"Unknown task {task!r}.{hint} Valid tasks: {', '.join(TASKS)}.")
+        raise DataError(f"Unknown task {task!r}{did_you_mean(task, TASKS)}. Valid tasks: {', '.join(TASKS)}.")
 
 
 def label_dtype(values: pd.Series) -> str:

@@ -7,7 +7,6 @@ used or unpickled.
 
 from __future__ import annotations
 
-import difflib
 import json
 import numbers
 import os
@@ -22,14 +21,12 @@ import pandas as pd
 from sklearn.utils import assert_all_finite, check_array, check_consistent_length, column_or_1d
 from sklearn.utils.validation import check_non_negative, validate_data
 
+from autoann.data import MIN_PER_CLASS, MIN_ROWS
 from autoann.errors import ParameterError
 from autoann.params import CONSTRAINTS, validate_params
 
 #: What may sit in an object array's cells (pd.NA and None mean missing).
 CELL_TYPES = (str, bool, int, float, np.generic, type(None), type(pd.NA))
-#: ``fit_run`` needs 10 rows and 3 per class (a stratified validation split).
-MIN_SAMPLES = 10
-MIN_PER_CLASS = 3
 #: Seconds ``fit`` keeps back from the search to assemble the final model and
 #: score it on validation (``autoann train`` keeps more, for the export).
 ASSEMBLY_SECONDS = 2.0
@@ -73,7 +70,7 @@ def check_params(est: Any) -> None:
 
 
 def _pin_problems(owner: str, pins: Any) -> list[str]:
-    from autoann.space import KNOWN, value_problem
+    from autoann.space import KNOWN, unknown_name, value_problem
 
     if pins is None:
         return []
@@ -83,9 +80,7 @@ def _pin_problems(owner: str, pins: Any) -> list[str]:
     out = []
     for name, value in pins.items():
         if name not in KNOWN:
-            close = difflib.get_close_matches(str(name), list(KNOWN), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else f" Known names: {', '.join(sorted(KNOWN))}."
-            out.append(f"The 'pins' parameter of {owner} names an unknown hyperparameter {name!r}.{hint}")
+            out.append(f"The 'pins' parameter of {owner} names an unknown hyperparameter {unknown_name(str(name))}")
         elif (problem := value_problem(name, _plain(value))) is not None:
             out.append(f"The 'pins' parameter of {owner}: {problem}.")
     return out
@@ -248,8 +243,8 @@ def repeat_rare_classes(owner: str, frame: pd.DataFrame | np.ndarray, codes: np.
 
 
 def check_enough_rows(owner: str, n: int) -> None:
-    if n < MIN_SAMPLES:
-        raise ValueError(f"{owner} needs at least {MIN_SAMPLES} samples to hold out a validation split; "
+    if n < MIN_ROWS:
+        raise ValueError(f"{owner} needs at least {MIN_ROWS} samples to hold out a validation split; "
                          f"got n_samples={n}.")
 
 

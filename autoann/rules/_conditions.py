@@ -18,13 +18,12 @@ Anything that is not this grammar (a string, a number, a list) is refused.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from autoann.data import TASKS
-from autoann.errors import RuleFileError
+from autoann.errors import RuleFileError, did_you_mean
 from autoann.profiling import FACTS, GOALS
 
 #: operator -> (symbol when it holds, symbol when it does not)
@@ -62,12 +61,6 @@ _TESTS: dict[str, Callable[[Any, Any], bool]] = {
     "between": lambda a, b: b[0] <= a <= b[1],
     "is": lambda a, b: bool(a) is b,
 }
-
-
-def suggest(name: str, options: Any) -> str:
-    """' (did you mean 'x'?)' for the closest of ``options``, or ''."""
-    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def format_value(value: Any) -> str:
@@ -211,7 +204,7 @@ def compile_condition(data: Any, where: str = "when") -> Condition:
         return All(compiled) if key == "all" else AnyOf(compiled)
     if "fact" not in data:
         raise RuleFileError(
-            f"{where}: unknown condition keys {sorted(map(str, data))}{suggest(next(iter(data), ''), ['all', 'any', 'not', 'fact'])}; "
+            f"{where}: unknown condition keys {sorted(map(str, data))}{did_you_mean(next(iter(data), ''), ['all', 'any', 'not', 'fact'])}; "
             f"expected 'all', 'any', 'not', or 'fact' with one operator."
         )
     return _compile_leaf(data, where)
@@ -221,14 +214,14 @@ def _compile_leaf(data: dict, where: str) -> Leaf:
     name = data["fact"]
     if not isinstance(name, str) or name not in FACTS:
         raise RuleFileError(
-            f"{where}.fact: unknown fact {name!r}{suggest(name, FACTS)}. "
+            f"{where}.fact: unknown fact {name!r}{did_you_mean(name, FACTS)}. "
             f"Known facts: {', '.join(sorted(FACTS))}."
         )
     ops = [k for k in data if k != "fact"]
     unknown = [str(k) for k in ops if k not in SYMBOLS]
     if unknown:
         raise RuleFileError(
-            f"{where}.{unknown[0]}: unknown operator {unknown[0]!r}{suggest(unknown[0], OPERATORS)}; "
+            f"{where}.{unknown[0]}: unknown operator {unknown[0]!r}{did_you_mean(unknown[0], OPERATORS)}; "
             f"operators are {', '.join(OPERATORS)}."
         )
     if len(ops) != 1:
@@ -260,7 +253,7 @@ def check_fact_value(name: str, value: Any, where: str) -> Any:
         raise RuleFileError(f"{where}: '{name}' is {article} {kind} fact; {value!r} is not {article} {kind}.")
     if kind == "str" and name in STR_FACT_VALUES and value not in STR_FACT_VALUES[name]:
         raise RuleFileError(
-            f"{where}: '{name}' is never {value!r}{suggest(value, STR_FACT_VALUES[name])}; "
+            f"{where}: '{name}' is never {value!r}{did_you_mean(value, STR_FACT_VALUES[name])}; "
             f"it is one of {', '.join(STR_FACT_VALUES[name])}."
         )
     return float(value) if kind == "float" else value

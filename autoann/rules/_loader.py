@@ -37,10 +37,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 import autoann
-from autoann.rules._conditions import Condition, check_fact_value, compile_condition, format_value, plain_fact, suggest
 from autoann._io import read_user_text
-from autoann.errors import RuleFileError, SpaceError
+from autoann.errors import RuleFileError, SpaceError, did_you_mean
 from autoann.profiling import FACTS
+from autoann.rules._conditions import Condition, check_fact_value, compile_condition, format_value, plain_fact
 from autoann.rules._guidelines import GUIDELINES
 from autoann.space import KNOWN, Hyperparameter, default_of
 
@@ -141,13 +141,13 @@ def _check_then(then: Any, where: str) -> dict[str, Any]:
     for name, spec in then.items():
         at = f"{where}.{name}"
         if name not in KNOWN:
-            raise RuleFileError(f"{at}: unknown hyperparameter {name!r}{suggest(name, KNOWN)}.")
+            raise RuleFileError(f"{at}: unknown hyperparameter {name!r}{did_you_mean(name, KNOWN)}.")
         if isinstance(spec, dict) and "rules" in spec:
             raise RuleFileError(f"{at}.rules: set by the engine (the rule's id); remove it.")
         ref = _fact_ref(spec)
         if ref is not None:
             if ref not in FACTS:
-                raise RuleFileError(f"{at}.value.fact: unknown fact {ref!r}{suggest(ref, FACTS)}.")
+                raise RuleFileError(f"{at}.value.fact: unknown fact {ref!r}{did_you_mean(ref, FACTS)}.")
             if FACTS[ref].kind not in _COMPATIBLE[KNOWN[name].kind]:
                 raise RuleFileError(
                     f"{at}.value.fact: '{name}' takes {KNOWN[name].kind} values but fact '{ref}' is "
@@ -175,7 +175,7 @@ def _check_examples(rule: Rule, data: Any, where: str) -> dict[str, list[dict[st
             at = f"{where}.{kind}[{i}]"
             for name, value in case.items():
                 if name not in FACTS:
-                    raise RuleFileError(f"{at}: unknown fact {name!r}{suggest(name, FACTS)}.")
+                    raise RuleFileError(f"{at}: unknown fact {name!r}{did_you_mean(name, FACTS)}.")
                 check_fact_value(name, value, f"{at}.{name}")
             facts = {**DEFAULT_FACTS, **case}
             if rule.fires(facts) != (kind == "fires"):
@@ -205,7 +205,7 @@ def _parse_rule(data: Any, index: int, source: str, override: bool) -> Rule:
     where = f"{source} ==> rule '{rule_id}' ==> "
     unknown = sorted(str(k) for k in set(data) - RULE_KEYS)
     if unknown:
-        raise RuleFileError(f"{where}{unknown[0]}: unknown key{suggest(unknown[0], RULE_KEYS)}; "
+        raise RuleFileError(f"{where}{unknown[0]}: unknown key{did_you_mean(unknown[0], RULE_KEYS)}; "
                             f"rule keys are {', '.join(sorted(RULE_KEYS))}.")
     for key in ("guideline", "then", "why"):
         if key not in data:
@@ -217,7 +217,7 @@ def _parse_rule(data: Any, index: int, source: str, override: bool) -> Rule:
         raise RuleFileError(f"{where}guideline: a non-empty list of guideline ids; got {data['guideline']!r}.")
     for i, gid in enumerate(guideline):
         if gid not in GUIDELINES:
-            raise RuleFileError(f"{where}guideline[{i}]: unknown guideline id {gid!r}{suggest(gid, GUIDELINES)}.")
+            raise RuleFileError(f"{where}guideline[{i}]: unknown guideline id {gid!r}{did_you_mean(gid, GUIDELINES)}.")
     if not isinstance(data["why"], str) or not data["why"].strip():
         raise RuleFileError(f"{where}why: one line saying why, as text; got {data['why']!r}.")
     note = data.get("note", "")
@@ -251,7 +251,7 @@ def parse_rules(text: str, source: str, *, override: bool = False) -> list[Rule]
         raise RuleFileError(f"{source}: a rule file is a mapping with 'autoann_rules: {RULES_FORMAT}' and a 'rules' list.")
     unknown = sorted(str(k) for k in set(data) - {"autoann_rules", "min_autoann_version", "rules"})
     if unknown:
-        raise RuleFileError(f"{source} ==> {unknown[0]}: unknown top-level key{suggest(unknown[0], ['autoann_rules', 'min_autoann_version', 'rules'])}.")
+        raise RuleFileError(f"{source} ==> {unknown[0]}: unknown top-level key{did_you_mean(unknown[0], ['autoann_rules', 'min_autoann_version', 'rules'])}.")
     if data.get("autoann_rules") != RULES_FORMAT:
         raise RuleFileError(
             f"{source} ==> autoann_rules: format {data.get('autoann_rules')!r} is not supported; "
@@ -331,7 +331,7 @@ def find_rule(rule_id: str, rules: Sequence[Rule] | None = None) -> Rule:
         if rule.id == rule_id.upper():
             return rule
     ids = [r.id for r in rules]
-    raise RuleFileError(f"No rule {rule_id!r}{suggest(rule_id.upper(), ids)}. `autoann rules list` shows all {len(ids)}.")
+    raise RuleFileError(f"No rule {rule_id!r}{did_you_mean(rule_id.upper(), ids)}. `autoann rules list` shows all {len(ids)}.")
 
 
 def describe_hp(hp: Hyperparameter) -> str:

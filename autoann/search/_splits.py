@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from autoann.data import CLASSIFICATION, Dataset, label_dtype
+from autoann.data import CLASSIFICATION, MIN_PER_CLASS, MIN_ROWS, Dataset, label_dtype
 from autoann.errors import DataError
 
 
@@ -59,11 +59,11 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
         classes = sorted(text.unique().tolist(), key=_label_sort_key(class_dtype))
         encoded = text.map({c: i for i, c in enumerate(classes)}).to_numpy("int64")
         counts = np.bincount(encoded)
-        if counts.min() < 3:
+        if counts.min() < MIN_PER_CLASS:
             rare = classes[int(counts.argmin())]
             raise DataError(
                 f"Class {rare!r} has only {counts.min()} row(s); a stratified train/validation/test split "
-                f"needs at least 3 per class. Add rows, merge rare classes, or drop them."
+                f"needs at least {MIN_PER_CLASS} per class. Add rows, merge rare classes, or drop them."
             )
         stratify = encoded
     else:
@@ -71,11 +71,10 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
         text = None
         stratify = None
     n = len(X)
-    min_rows = 10
-    if n < min_rows or (test_size and round(n * test_size) < 1) or round(n * (1 - test_size) * validation_size) < 1:
+    if n < MIN_ROWS or (test_size and round(n * test_size) < 1) or round(n * (1 - test_size) * validation_size) < 1:
         raise DataError(
             f"{n} rows are too few to hold out a test split ({test_size:.0%}) and a validation split "
-            f"({validation_size:.0%}); autoann needs at least {min_rows} rows with a target."
+            f"({validation_size:.0%}); autoann needs at least {MIN_ROWS} rows with a target."
         )
     if sample_weight is not None and len(sample_weight) != n:
         raise DataError(f"sample_weight has {len(sample_weight)} values but the data has {n} rows with a target; "

@@ -10,7 +10,16 @@ the parts one by one.
 """
 
 from autoann.space._space import Hyperparameter, SearchSpace, normalized, parse_assignment
-from autoann.space._vocabulary import FAMILIES, KNOWN, Declared, default_of, typed_values, value, value_problem
+from autoann.space._vocabulary import (
+    FAMILIES,
+    KNOWN,
+    Declared,
+    default_of,
+    typed_values,
+    unknown_name,
+    value,
+    value_problem,
+)
 from autoann.space._widths import count_dense_params, layer_widths
 
 __all__ = [
@@ -25,6 +34,7 @@ __all__ = [
     "normalized",
     "parse_assignment",
     "typed_values",
+    "unknown_name",
     "value",
     "value_problem",
 ]

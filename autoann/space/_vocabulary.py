@@ -14,12 +14,12 @@ be silently cut to one value, so they are refused as a choice or range.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from autoann.data import TASKS
+from autoann.errors import did_you_mean
 
 #: The activation families: each is a consistent bundle (G-ACT-2, G-ACT-3,
 #: G-ACT-4, G-INIT-2..4, G-REG-4). The search chooses a family, never its parts
@@ -241,6 +241,4 @@ def typed_values(values: dict[str, Any]) -> dict[str, Any]:
 
 def unknown_name(name: str) -> str:
     """``'x' (did you mean 'y'?). Known names: ...``: the end of every "no such hyperparameter" message."""
-    close = difflib.get_close_matches(name, list(KNOWN), n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-    return f"'{name}'{hint}. Known names: {', '.join(sorted(KNOWN))}."
+    return f"'{name}'{did_you_mean(name, KNOWN)}. Known names: {', '.join(sorted(KNOWN))}."
