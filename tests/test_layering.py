@@ -19,7 +19,7 @@ SHARED = {"errors", "_io", "_tf", "_extras", "schema", "metrics", "params", "lay
 #: stage or door -> the stages it may import (besides the shared modules)
 ALLOWED = {
     "data": set(),
-    "profiling": {"data"},
+    "profiling": {"data", "space"},
     "space": {"data"},
     "rules": {"data", "profiling", "space"},
     "search": {"data", "profiling", "space", "rules", "export"},

@@ -6,6 +6,7 @@ sizes, channels and pixel range. ``FACTS`` declares every fact a rule
 condition may read, with its type.
 """
 
+from autoann.profiling._columns import embedding_dim
 from autoann.profiling._facts import FACTS, GOALS
 from autoann.profiling._profile import (
     ColumnProfile,
@@ -23,6 +24,7 @@ __all__ = [
     "ImageProfile",
     "Profile",
     "TargetProfile",
+    "embedding_dim",
     "profile",
     "profile_dataset",
 ]

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoann.space import default_of
+
 #: Categoricals with at most this many levels (missing counts as a level) are one-hot
-#: encoded with one extra out-of-vocabulary column; the rest are embedded (G-IN-1).
-#: Must match autoann.search._preprocessing's defaults (onehot_max_cardinality, embedding_dim_max).
-ONEHOT_MAX_CARDINALITY = 30
-#: Embedding width of a high-cardinality categorical: min(50, round(1.6 * levels ** 0.56)),
-#: the fast.ai rule of thumb.
-EMBEDDING_DIM_MAX = 50
+#: encoded with one extra out-of-vocabulary column; the rest are embedded (G-IN-1). Both bounds are
+#: the space's declared defaults, so the profile's widths are those the search builds by default.
+ONEHOT_MAX_CARDINALITY = int(default_of("onehot_max_cardinality"))
+EMBEDDING_DIM_MAX = int(default_of("embedding_dim_max"))
 MOSTLY_MISSING = 0.95  # columns missing more than this share of values are dropped
 TEXT_DISTINCT_SHARE = 0.5  # free text: more than this share of values distinct ...
 TEXT_MIN_WORDS = 3.0  # ... and at least this many words on average
@@ -66,14 +66,20 @@ def encoded_width(kind: str, cardinality: int, has_missing: bool) -> int:
     Numeric: 1, plus a missing-indicator column if values are missing.
     Categorical and boolean (fed as strings; missing is a level of its own): one-hot
     levels + 1 out-of-vocabulary column up to :data:`ONEHOT_MAX_CARDINALITY` levels,
-    else an embedding of min(50, round(1.6 * levels ** 0.56)) (at least 2).
+    else an embedding of :func:`embedding_dim` levels.
     """
     if kind == "numeric":
         return 1 + int(has_missing)
     levels = cardinality + int(has_missing)
     if levels <= ONEHOT_MAX_CARDINALITY:
         return levels + 1
-    return max(2, int(min(EMBEDDING_DIM_MAX, round(1.6 * levels ** 0.56))))
+    return embedding_dim(levels)
+
+
+def embedding_dim(levels: int, dim_max: int = EMBEDDING_DIM_MAX) -> int:
+    """Embedding width of a categorical with ``levels`` levels: min(dim_max, round(1.6 * levels ** 0.56)),
+    at least 2 (the fast.ai rule of thumb); the profile and the search's preprocessing both use it."""
+    return max(2, int(min(dim_max, round(1.6 * levels ** 0.56))))
 
 
 def _nunique(values: pd.Series) -> int:

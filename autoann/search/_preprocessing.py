@@ -26,7 +26,9 @@ import pandas as pd
 from keras import layers
 
 from autoann.layers import StandardizeImpute
+from autoann.profiling import embedding_dim
 from autoann.schema import Column, category_strings, image_column, numeric_values
+from autoann.space import default_of
 
 DENSE_INPUT = "features"
 EMBED_PREFIX = "embed__"
@@ -120,8 +122,8 @@ def fit_preprocessing(
     *,
     scale: bool = True,
     indicators: bool = True,
-    onehot_max_cardinality: int = 30,
-    embedding_dim_max: int = 50,
+    onehot_max_cardinality: int = int(default_of("onehot_max_cardinality")),
+    embedding_dim_max: int = int(default_of("embedding_dim_max")),
     backbone: str | None = None,
 ) -> Preprocessing:
     """Learn the preprocessing statistics from the training rows ``frame``.
@@ -151,8 +153,8 @@ def fit_preprocessing(
             if len(vocabulary) <= onehot_max_cardinality:
                 prep.categorical.append(CategoricalSpec(col.name, vocabulary, "onehot"))
             else:
-                dim = int(min(embedding_dim_max, round(1.6 * len(vocabulary) ** 0.56)))
-                prep.categorical.append(CategoricalSpec(col.name, vocabulary, "embedding", max(dim, 2)))
+                dim = embedding_dim(len(vocabulary), embedding_dim_max)
+                prep.categorical.append(CategoricalSpec(col.name, vocabulary, "embedding", dim))
     if not prep.numeric and all(c.encoding == "embedding" for c in prep.categorical):
         # The network needs a dense input: one-hot the smallest categorical.
         smallest = min(prep.categorical, key=lambda c: len(c.vocabulary))
