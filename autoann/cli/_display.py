@@ -275,4 +275,5 @@ def show_train_result(console: "Console", result) -> None:
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"run directory: [bold]{result.run_dir}[/]  "
-                  f"(serve it with `autoann predict {result.run_dir} DATA` or tf.saved_model.load)")
+                  f"(predict with `autoann predict {result.run_dir} DATA`; serve it with "
+                  f"`autoann serve {result.run_dir}` or TF Serving from saved_model/)")
