@@ -287,12 +287,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_real_server_on_loopback_answers_and_stops(runs, rows):
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_real_server_on_loopback_answers_and_stops(runs, rows, workers):
+    """``autoann serve`` as a user starts it, on 127.0.0.1, answers; --workers 2 starts two worker
+    processes; stopping the server leaves no process behind."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", "from autoann.cli import main; main()", "serve", str(runs["species"]),
-         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+         "--port", str(port), "--workers", str(workers)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    spawned: list[int] = []
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(600):
@@ -306,10 +331,17 @@ def test_real_server_on_loopback_answers_and_stops(runs, rows):
         assert answer.status_code == 200, answer.text
         assert [p["label"] for p in answer.json()["predictions"]] == expected(runs["species"], rows)["label"].tolist()
         assert httpx.post(f"{url}/v1/models/species:predict", content=b"{", timeout=60).status_code == 400
+        spawned = children(server.pid)
+        if workers > 1:
+            assert len(spawned) >= workers, f"expected {workers} worker processes, found {spawned}"
     finally:
         server.terminate()
         log = server.communicate(timeout=60)[0]
     assert server.returncode is not None, "the server process is gone"
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in spawned if alive(pid)], "a worker process outlived the server"
     assert "POST http://127.0.0.1" in log
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
