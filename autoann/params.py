@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoann.errors import BudgetError, ParameterError
-from autoann.profiling import GOALS
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,9 @@ class Duration:
     def invalid_example(self) -> Any:
         return -5
 
+
+#: What the recommended space favours (``--goal``; G-DEF-3).
+GOALS = ("balanced", "accuracy", "latency")
 
 CONSTRAINTS: dict[str, Any] = {
     "time_budget": Duration(),

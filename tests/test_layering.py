@@ -30,7 +30,7 @@ ALLOWED = {
     "estimators": {"data", "profiling", "space", "rules", "search", "export", "predict"},
 }
 #: shared modules never reach into a stage, except these (a type they describe, a table they check)
-SHARED_ALLOWED = {"metrics": {"data"}, "params": {"profiling"}, "fitted_run": {"profiling", "space"}}
+SHARED_ALLOWED = {"metrics": {"data"}, "fitted_run": {"profiling", "space"}}
 
 IMPORT = re.compile(r"^\s*(?:from|import) autoann\.([A-Za-z_]+)((?:\.[A-Za-z_]+)*)", re.M)
 

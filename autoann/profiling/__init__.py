@@ -7,7 +7,7 @@ condition may read, with its type.
 """
 
 from autoann.profiling._columns import embedding_dim
-from autoann.profiling._facts import FACTS, GOALS
+from autoann.profiling._facts import FACTS
 from autoann.profiling._profile import (
     ColumnProfile,
     ImageProfile,
@@ -19,7 +19,6 @@ from autoann.profiling._profile import (
 
 __all__ = [
     "FACTS",
-    "GOALS",
     "ColumnProfile",
     "ImageProfile",
     "Profile",

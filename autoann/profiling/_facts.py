@@ -55,5 +55,3 @@ FACTS: dict[str, Fact] = {
     "uncertainty": Fact("bool", "predictive uncertainty (MC dropout) was asked for"),
     "cpu_count": Fact("int", "CPU cores on this machine"),
 }
-
-GOALS = ("balanced", "accuracy", "latency")

@@ -24,6 +24,7 @@ from autoann import __version__
 from autoann._io import write_text_atomic
 from autoann.data import CLASSIFICATION, Dataset, as_dataset
 from autoann.errors import DataError
+from autoann.params import validate_params
 from autoann.profiling._columns import ONEHOT_MAX_CARDINALITY, TOP_LEVELS, ColumnProfile, profile_column
 from autoann.profiling._facts import FACTS
 from autoann.profiling._leaks import LEAK_WARNING, leak_warning
@@ -94,8 +95,6 @@ class Profile:
     def facts(self, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
               backbone: bool = False) -> dict[str, Any]:
         """The facts the rule conditions test: exactly the keys of :data:`autoann.profiling._facts.FACTS`."""
-        from autoann.params import validate_params  # not at the top: autoann.params reads GOALS from this package
-
         validate_params("Profile.facts", {"goal": goal})
         kept, t = self.kept, self.target
         categorical = [c.cardinality for c in kept if c.kind == "categorical"]

@@ -24,7 +24,8 @@ from typing import Any, Callable, Mapping
 
 from autoann.data import TASKS
 from autoann.errors import RuleFileError, did_you_mean
-from autoann.profiling import FACTS, GOALS
+from autoann.params import GOALS
+from autoann.profiling import FACTS
 
 #: operator -> (symbol when it holds, symbol when it does not)
 SYMBOLS: dict[str, tuple[str, str]] = {
