@@ -45,7 +45,7 @@ from autoann._io import replace_dir, to_jsonable, write_text_atomic
 from autoann.data import CLASSIFICATION
 from autoann.errors import ExportError
 from autoann.fitted_run import FORMAT, FittedRun, RunMetadata
-from autoann.schema import Column
+from autoann.schema import Column, model_input_names, unique_names
 
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
@@ -68,20 +68,7 @@ def serving_names(columns: list[str]) -> dict[str, str]:
     suffix when two columns would collide. Valid names are kept as they are.
     The mapping is stored in ``metadata.json`` under ``serving.inputs``.
     """
-    used = {c for c in columns if _VALID_ARG.match(c)}
-    out: dict[str, str] = {}
-    for name in columns:
-        if _VALID_ARG.match(name):
-            out[name] = name
-            continue
-        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
-        base = base if base and _VALID_ARG.match(base) else f"x{base}"
-        arg, i = base, 2
-        while arg in used:
-            arg, i = f"{base}_{i}", i + 1
-        used.add(arg)
-        out[name] = arg
-    return out
+    return unique_names(columns, lambda name: bool(_VALID_ARG.match(name)), "x")
 
 
 def _versions() -> dict[str, str | None]:
@@ -126,10 +113,11 @@ def write_saved_model(model: keras.Model, metadata: RunMetadata, path: Path) -> 
 
     names = metadata.serving["inputs"]
     schema = metadata.schema
+    keys = model_input_names(schema)
     spec = {names[c.name]: _tensor_spec(c, names[c.name]) for c in schema}
 
     def raw(inputs: dict[str, Any]) -> dict[str, Any]:
-        return {c.name: inputs[names[c.name]] for c in schema}
+        return {keys[c.name]: inputs[names[c.name]] for c in schema}
 
     if metadata.is_classification:
         classes = [str(c) for c in metadata.classes]

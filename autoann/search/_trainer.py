@@ -286,7 +286,8 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
 
     from autoann import metrics
     from autoann.search._fit import TrainingData
-    from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
+    from autoann.search._preprocessing import (apply_preprocessing, fit_preprocessing, model_inputs, raw_inputs,
+                                               transform)
     from autoann.search._run import run_search
 
     task = profile.target.task
@@ -321,7 +322,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     out = result.network(apply_preprocessing(prep, raw))
     if splits.target_mean is not None:
         out = keras.layers.Rescaling(splits.target_std.tolist(), splits.target_mean.tolist(), name="target_units")(out)
-    model = keras.Model(raw, out, name="autoann")
+    model = keras.Model(model_inputs(raw), out, name="autoann")
     evaluation = {
         name: metrics.evaluate_predictions(task, truth, _predict(model, frame, schema), splits.classes)
         for name, frame, truth in (("test", splits.test, splits.truth_test),
