@@ -1,9 +1,11 @@
-"""Atomic file and directory writes (nothing the user had is left half-written), and JSON-safe values."""
+"""Atomic file and directory writes (nothing the user had is left half-written), JSON-safe values, and
+reading the YAML users write."""
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, is_dataclass
@@ -14,7 +16,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import yaml
+
 from autoann.errors import ExportError
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does.
+
+    YAML 1.1 wants a dot in a float, so PyYAML reads ``1e-3`` as the string
+    "1e-3"; users write it in ``--set learning_rate=1e-3``, rule files and
+    space files, and mean the number.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, except that ``1e-3`` (no dot) is a number: the one YAML reader for user files."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def write_text_atomic(path: Path, text: str) -> None:
