@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -42,6 +43,32 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
+def check_creatable(path: Path, flag: str = "-o") -> None:
+    """Raise :class:`ExportError` unless ``path`` can be created: its nearest existing folder is a writable folder.
+
+    Checked before any work, so a run or a file is never half-made (and no
+    ``PermissionError`` / ``NotADirectoryError`` traceback reaches the user).
+    """
+    ancestor = Path(path).absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ExportError(f"Cannot create {path}: {ancestor} is a file, not a folder. Choose another {flag}.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ExportError(f"Cannot create {path}: the folder {ancestor} is not writable. Choose another {flag}, "
+                          "or make the folder writable.")
+
+
+def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:
+    """Refuse an output file that exists (unless ``overwrite``) or cannot be created: every command's ``-o`` door."""
+    path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; {flag} takes a file name.")
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} already exists; choose another {flag}, or pass --overwrite to replace it.")
+    check_creatable(path, flag)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` (UTF-8) through a temporary file in the same folder."""
     write_bytes_atomic(path, text.encode("utf-8"))
@@ -62,6 +89,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
+        check_creatable(path)  # names the folder that is a file or not writable
         raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Check the folder exists and is writable.") from None
 
 
@@ -103,6 +131,19 @@ def read_user_text(path: Path, what: str, error: type[Exception]) -> str:
         raise error(f"Cannot read {what.lower()} {path}: {exc}") from None
 
 
+def check_keras_file(path: Path, what: str, fix: str, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``path`` is a file that can be a ``.keras`` model (a zip archive).
+
+    Keras answers a truncated or foreign file with "File not found" although it
+    exists; this says what the file is instead, without importing Keras.
+    """
+    if not path.is_file():
+        raise error(f"No {what} at {path}. {fix}")
+    if not zipfile.is_zipfile(path):
+        raise error(f"{path} is not a Keras model file: a .keras file is a zip archive, and this one "
+                    f"({path.stat().st_size} bytes) is truncated or another kind of file. {fix}")
+
+
 def to_jsonable(obj: Any) -> Any:
     """A JSON-safe copy of ``obj``: numpy scalars/arrays, paths, dates, dataclasses converted;
     NaN and infinities become ``null`` (JSON has no NaN)."""
@@ -136,8 +177,7 @@ def to_jsonable(obj: Any) -> Any:
 def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
     """Write predictions to CSV (or Parquet by suffix) atomically; never replace a file unless ``overwrite``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ExportError(f"{path} already exists; choose another output file or pass --overwrite.")
+    check_output(path, overwrite)
     if path.suffix.lower() not in (".parquet", ".pq"):
         write_text_atomic(path, frame.to_csv(index=False))
         return path

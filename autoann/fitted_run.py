@@ -35,6 +35,25 @@ if TYPE_CHECKING:
 FORMAT = 1
 #: Keys without which metadata.json cannot be predicted from.
 REQUIRED_KEYS = ("task", "schema", "target_names")
+#: the two files every run directory has (``metadata.json`` is written last: with it, the folder is complete)
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` if it holds a run (model.keras and metadata.json); else an :class:`ExportError` naming the fix.
+
+    Cheap and TensorFlow-free, so every command that reads a run checks it first.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"No run directory at {run_dir}. Pass the folder `autoann train -o` created.")
+    missing = [name for name in (METADATA_FILE, MODEL_FILE) if not (run_dir / name).exists()]
+    if missing:
+        raise ExportError(f"{run_dir} is not an autoann run directory: {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} missing. "
+                          "Pass the folder `autoann train -o` created.")
+    return run_dir
 
 
 def _missing(value: Any) -> bool:

@@ -44,14 +44,12 @@ import keras
 from autoann._io import replace_dir, to_jsonable, write_text_atomic
 from autoann.data import CLASSIFICATION
 from autoann.errors import ExportError
-from autoann.fitted_run import FORMAT, FittedRun, RunMetadata
+from autoann.fitted_run import FORMAT, METADATA_FILE, MODEL_FILE, FittedRun, RunMetadata
 from autoann.schema import Column, model_input_names, unique_names
 
-MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 SAVED_MODEL_VERSION = 1  # TF Serving serves the highest numbered folder under its --model_base_path
 HISTORY_FILE = "history.json"  # the final model's per-epoch training and validation curves
-METADATA_FILE = "metadata.json"
 LEADERBOARD_FILE = "leaderboard.csv"
 SIGNATURE = "serving_default"
 #: distribution name -> metadata key under ``versions``

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from autoann._io import check_creatable
 from autoann.params import parse_duration
 from autoann.data import CLASSIFICATION, Dataset, as_dataset
 from autoann.errors import DataError, ExportError, SpaceError
@@ -142,9 +143,14 @@ def resumable(run_dir: str | Path) -> bool:
     return _search_state(_staging(run_dir)).exists() or _search_state(run_dir).exists()
 
 
-def _check_run_dir(run_dir: Path, data_file: str | None, overwrite: bool, resume: bool) -> None:
-    """Refuse, before any work, an output folder the run must not replace."""
+def check_run_output(run_dir: Path, data_file: str | None, overwrite: bool, resume: bool) -> None:
+    """Refuse, before any work (and before TensorFlow is imported), an output folder the run must not replace
+    or cannot create, or a ``resume`` with nothing to continue."""
+    if resume and not resumable(run_dir):
+        raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there (a finished run keeps "
+                          "it only with --keep-trials). Run without --resume.")
     if not run_dir.exists():
+        check_creatable(run_dir)
         return
     if not run_dir.is_dir():
         raise ExportError(f"{run_dir} is a file, not a run directory; choose another -o.")
@@ -267,19 +273,20 @@ def train(
     run_dir = Path(output) if output is not None else default_run_dir(source)
     if run_dir.name in ("", ".", ".."):  # "-o ." names no folder; its staging folder would be "..partial"
         run_dir = run_dir.resolve()
-    _check_run_dir(run_dir, source if source and not source.startswith("<") else None, overwrite, resume)
+    check_run_output(run_dir, source if source and not source.startswith("<") else None, overwrite, resume)
     staging = _staging(run_dir)
     if resume:
         if not (staging / "search").exists() and (run_dir / "search").exists():
             # Only the search state: the export writes every run file afresh, so no
             # file of the old run (a plot the new run does not draw) can linger.
             shutil.copytree(run_dir / "search", staging / "search", dirs_exist_ok=True)
-        if not _search_state(staging).exists():
-            raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there (a finished run keeps "
-                              "it only with --keep-trials). Run without --resume.")
-    elif staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        if staging.exists() and not resume:
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create the staging folder {staging} for {run_dir}: {exc.strerror or exc}. "
+                          "Choose another -o, or make its folder writable.") from None
     try:
         run = fit_run(data, target, workdir=staging / "search", resume=resume, **knobs)
         export.write_run_files(run, staging)
