@@ -121,6 +121,11 @@ def replace_dir(staging: Path, target: Path, overwrite: bool) -> None:
         shutil.rmtree(backup, ignore_errors=True)
 
 
+def not_found(path: Path) -> str:
+    """The message for a data path that does not exist: where it was looked for."""
+    return f"File not found: {path} (looked in {Path(path).resolve().parent}). Check the path and spelling."
+
+
 def read_user_text(path: Path, what: str, error: type[Exception]) -> str:
     """The UTF-8 text of a file the user named; ``error`` says which file failed and why."""
     try:

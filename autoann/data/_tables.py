@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from autoann._io import not_found
 from autoann.data._dataset import Dataset, array_target_names, rows_with_target
 from autoann.data._images import is_image_source, load_image_data
 from autoann.data._task import check_task_name, decide_task, show_value
@@ -45,7 +46,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise DataError(f"File not found: {path} (looked in {path.resolve().parent}). Check the path and spelling.")
+        raise DataError(not_found(path))
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a data file. Pass a .csv, .tsv or .parquet file inside it.")
     suffix = path.suffix.lower()

@@ -355,12 +355,12 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
                                    ("validation", splits.val, splits.truth_val))
         if len(frame)
     }
-    notes = list(space.notes) + result.notes
+    notes = list(profile.notes) + list(space.notes) + result.notes  # what reading the data skipped or converted
     if sample_weight is not None:
         notes.append("Trained with sample weights: the trials, the final model and the validation objective are "
                      "weighted; the held-out metrics below are unweighted.")
     if result.interrupted:
-        notes.append("The search was interrupted (Ctrl-C); this is the best model found until then. "
+        notes.append("The search was interrupted (Ctrl-C or SIGTERM); this is the best model found until then. "
                      "Continue with --resume.")
     metadata = RunMetadata(
         task=task,
