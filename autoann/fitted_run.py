@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
-from autoann._io import to_jsonable
+from autoann._io import check_keras_file, to_jsonable
 from autoann.errors import ExportError
 from autoann.schema import Column, schema_from_list
 
@@ -53,6 +53,8 @@ def check_run_dir(run_dir: str | Path) -> Path:
         raise ExportError(f"{run_dir} is not an autoann run directory: {' and '.join(missing)} "
                           f"{'is' if len(missing) == 1 else 'are'} missing. "
                           "Pass the folder `autoann train -o` created.")
+    check_keras_file(run_dir / MODEL_FILE, "model file", "The run directory is damaged: copy it again, or train "
+                     "a new run with `autoann train`.", ExportError)
     return run_dir
 
 

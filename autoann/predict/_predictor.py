@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from autoann import metrics
-from autoann._io import check_keras_file
 from autoann.data import image_rows
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.export import METADATA_FILE, MODEL_FILE
@@ -55,8 +54,6 @@ def load(run_dir: str | Path) -> "Predictor":
     except (OSError, ValueError) as exc:
         raise ExportError(f"Cannot read {run_dir / METADATA_FILE}: {exc}.") from None
     metadata = RunMetadata.from_json(data, run_dir / METADATA_FILE)
-    check_keras_file(run_dir / MODEL_FILE, "model file", "The run directory is damaged: copy it again, or train "
-                     "a new run with `autoann train`.", ExportError)
     try:
         model = load_keras_model(run_dir / MODEL_FILE)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file

@@ -280,6 +280,7 @@ def train(
             # Only the search state: the export writes every run file afresh, so no
             # file of the old run (a plot the new run does not draw) can linger.
             shutil.copytree(run_dir / "search", staging / "search", dirs_exist_ok=True)
+    made = [folder for folder in staging.absolute().parents if not folder.exists()]  # e.g. runs/ on a first run
     try:
         if staging.exists() and not resume:
             shutil.rmtree(staging)
@@ -297,6 +298,9 @@ def train(
         # Keep a search that got somewhere, for --resume; drop anything else.
         if not _search_state(staging).exists():
             shutil.rmtree(staging, ignore_errors=True)
+            for folder in made:  # innermost first; the folders this run created, if still empty
+                if folder.exists() and not any(folder.iterdir()):
+                    folder.rmdir()
         raise
     meta = run.metadata
     return TrainResult(run_dir=run_dir, metrics=meta.metrics, best_hyperparameters=meta.best_hyperparameters,
