@@ -107,9 +107,9 @@ def recommend_from_facts(facts: Mapping[str, Any], rule_sets: Sequence[Rule] | N
         setter[name].overridden[name] = (space[parent].rules or [parent])[-1]
     for name in dead:
         del space.hyperparameters[name]
-    for pin in pins:
-        _check_data_decided(space, *parse_assignment(pin))
-        apply_pin(space, *parse_assignment(pin))
+    for name, value in map(parse_assignment, pins):
+        _check_data_decided(space, name, value)
+        apply_pin(space, name, value)
     guarded = apply_param_guard(space, facts)
     if guarded and "max_params_per_row" in setter:
         setter["max_params_per_row"].set.extend(f"{name} (guard)" for name in guarded)
