@@ -28,8 +28,8 @@ from autoann.errors import AutoANNError
 from autoann.export import serving_names
 from autoann.profiling import profile
 from autoann.rules import recommend
-from autoann.schema import Column, model_input_names, schema_from_list, to_model_inputs
-from autoann.search._preprocessing import build_preprocessor, fit_preprocessing, transform
+from autoann.schema import Column, model_input_names, schema_from_list
+from autoann.search._preprocessing import fit_preprocessing, transform
 from autoann.search._tuner import BudgetedHyperband
 
 pytestmark = [pytest.mark.train, pytest.mark.usefixtures("quiet_tensorflow_logger")]
