@@ -116,6 +116,9 @@ ROWS = [
         ("max_epochs", "[1, 10000]")),
     Row("recommend: 1e-3 is a number", lambda f: ["recommend", P(f), "-t", "species", "--set", "learning_rate=1e-3"],
         ("learning_rate", "0.001"), code=0),
+    Row("recommend: 1e-4 in a rule file is a number", lambda f: ["recommend", P(f), "-t", "species", "--rules", table(
+        f, "r.yaml", b"autoann_rules: 1\nrules:\n  - id: MY-LR\n    then: {learning_rate: {float: [1e-4, 1e-2], log: true}}\n"
+        b"    why: mine\n    guideline: [G-LR-1]\n")], ("learning_rate", "0.0001..0.01", "MY-LR"), code=0),
     Row("recommend: unknown name", lambda f: ["recommend", P(f), "-t", "species", "--set", "n_layer=2"],
         ("no hyperparameter is called 'n_layer'", "did you mean 'n_layers'")),
     Row("recommend: --set without =", lambda f: ["recommend", P(f), "-t", "species", "--set", "n_layers"],
