@@ -51,6 +51,17 @@ def table(folder: Path, name: str, data: bytes) -> str:
     return str(folder / name)
 
 
+def images_with_a_broken_file(folder: Path) -> str:
+    """Two class folders of the shipped digits, plus a corrupt PNG that reading must skip and say so."""
+    root = folder / "digits"
+    for label in ("0", "1"):
+        (root / label).mkdir(parents=True)
+        for src in sorted((PENGUINS.parent / "digits" / label).glob("*.png"))[:5]:
+            shutil.copy(src, root / label / src.name)
+    (root / "1" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    return str(root)
+
+
 def fake_run(folder: Path, model: bytes | None = None) -> str:
     """A folder with metadata.json and a model.keras that is a zip (the cheap checks pass) or ``model`` bytes."""
     run = folder / "run"
@@ -119,6 +130,8 @@ ROWS = [
     Row("recommend: 1e-4 in a rule file is a number", lambda f: ["recommend", P(f), "-t", "species", "--rules", table(
         f, "r.yaml", b"autoann_rules: 1\nrules:\n  - id: MY-LR\n    then: {learning_rate: {float: [1e-4, 1e-2], log: true}}\n"
         b"    why: mine\n    guideline: [G-LR-1]\n")], ("learning_rate", "0.0001..0.01", "MY-LR"), code=0),
+    Row("recommend: images with a corrupt file", lambda f: ["recommend", images_with_a_broken_file(f)],
+        ("Skipped 1 file", "1/broken.png"), code=0),
     Row("recommend: unknown name", lambda f: ["recommend", P(f), "-t", "species", "--set", "n_layer=2"],
         ("no hyperparameter is called 'n_layer'", "did you mean 'n_layers'")),
     Row("recommend: --set without =", lambda f: ["recommend", P(f), "-t", "species", "--set", "n_layers"],

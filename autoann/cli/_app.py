@@ -132,6 +132,7 @@ def recommend(
             check_backbone(backbone, prof)
         result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
                                  rules=rules or [], pins=set_ or [], backbone=backbone is not None)
+        display.show_data_notes(_console(), prof)
         display.show_space(_console(), result, explain=explain)
         if output is not None:
             result.space.save(output)

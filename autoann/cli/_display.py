@@ -34,8 +34,7 @@ def show_profile(console, profile) -> None:
         console.print(Text("warnings", style="bold red"))
         for name, warning in warned:
             console.print(Text(f"  {name}: {warning}"))
-    for note in profile.notes:
-        console.print(Text(f"note: {note}", style="dim"))
+    show_data_notes(console, profile)
     if profile.image is not None:
         return
     facts = profile.facts()
@@ -46,6 +45,14 @@ def show_profile(console, profile) -> None:
         f"{facts['n_features']} features kept ({facts['n_numeric']} numeric/boolean, "
         f"{facts['n_categorical']} categorical), {facts['n_dropped']} dropped, "
         f"{facts['suspected_leaks']} suspected leak(s)"))
+
+
+def show_data_notes(console: "Console", profile) -> None:
+    """What reading the data skipped or converted (files, rows, pixel types): every command that reads data says it."""
+    from rich.text import Text
+
+    for note in profile.notes:
+        console.print(Text(f"note: {note}", style="dim"))
 
 
 def _show_image_header(console, profile) -> None:
