@@ -167,7 +167,8 @@ class RunMetadata:
     (only for an estimator fitted on a bare array: its column names, in order).
 
     Export: ``format``, ``autoann_version``, ``versions`` (library versions),
-    ``created`` (UTC, ISO 8601), ``serving`` (SavedModel signature, input names, outputs).
+    ``created`` (UTC, ISO 8601), ``serving`` (SavedModel signature, input names, outputs, and ``model_inputs``:
+    column -> the key model.keras takes it by, :func:`autoann.schema.model_input_names`).
 
     ``extra`` keeps keys this version does not know, so reading and writing a
     file loses nothing.

@@ -118,14 +118,18 @@ def test_slashes_and_colliding_names_train_predict_and_serve(tmp_path):
     assert result.exit_code == 0, result.output + err(result)
     meta = json.loads((run / "metadata.json").read_text())
     assert [c["name"] for c in meta["schema"]] == AWKWARD
+    assert meta["serving"]["model_inputs"]["bill length/mm"] == "bill_length_mm_2"
+    frame = awkward_frame()
+    frame.loc[0, "cat/x"] = "never seen"
+    frame.to_csv(data, index=False)
     out = tmp_path / "p.csv"
     result = cli("predict", run, data, "-o", out)
     assert result.exit_code == 0, err(result)
+    assert re.search(r"Column 'cat/x': \d+ row\(s\) have categories not seen in training \(e.g. 'never seen'", err(result))
     predicted = pd.read_csv(out)
     import tensorflow as tf
 
     names = meta["serving"]["inputs"]
-    frame = awkward_frame()
     serve = tf.saved_model.load(str(run / "saved_model" / "1")).signatures["serving_default"]
     kinds = {c["name"]: c["kind"] for c in meta["schema"]}
     args = {names[c]: tf.constant(frame[c].to_numpy("float32") if kinds[c] == "numeric" else frame[c].astype(str))

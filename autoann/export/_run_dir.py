@@ -91,7 +91,7 @@ def complete_metadata(metadata: RunMetadata) -> RunMetadata:
         versions=_versions(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         serving={"signature": SIGNATURE, "inputs": serving_names([c.name for c in metadata.schema]),
-                 "outputs": outputs},
+                 "outputs": outputs, "model_inputs": model_input_names(metadata.schema)},
     )
 
 
