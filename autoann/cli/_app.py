@@ -51,8 +51,9 @@ def _run(action: Callable[[], Any]) -> Any:
         _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM in `train` (see cli._early)
-        _console(stderr=True).print("stopped (SIGTERM)" if early.STOPPED.by_sigterm else "interrupted")
-        raise typer.Exit(early.STOPPED.exit_code) from None
+        message, code = early.STOPPED.take()
+        _console(stderr=True).print(message)
+        raise typer.Exit(code) from None
 
 
 TargetOpt = typer.Option(None, "--target", "-t", help="Target column (repeat for several regression targets); "

@@ -67,14 +67,15 @@ def require_output(path: Path | None, overwrite: bool) -> None:
 
 
 class Stopped:
-    """Which signal stopped the command, if any: the exit code says it."""
+    """Which signal stopped the command: Ctrl-C unless the SIGTERM handler saw one."""
 
     def __init__(self) -> None:
         self.by_sigterm = False
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_SIGTERM if self.by_sigterm else EXIT_SIGINT
+    def take(self) -> tuple[str, int]:
+        """What to print and the exit code for the stop just caught; forgets it (one process, many commands)."""
+        by_sigterm, self.by_sigterm = self.by_sigterm, False
+        return ("stopped (SIGTERM)", EXIT_SIGTERM) if by_sigterm else ("interrupted", EXIT_SIGINT)
 
 
 STOPPED = Stopped()
@@ -96,5 +97,6 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
     STOPPED.by_sigterm = False
     try:
         yield
+        STOPPED.by_sigterm = False  # a SIGTERM the search absorbed (it exported what it found) is over
     finally:
         signal.signal(signal.SIGTERM, previous)
