@@ -6,8 +6,10 @@ fix). Every row also checks that nothing in that folder was written, replaced
 or left half-made (no staging folder, no ``runs/``), that no traceback is
 shown, and - unless the row is marked ``tensorflow`` - that the command
 refused the input before importing TensorFlow (``autoann._tf.import_quietly``
-is replaced by a tripwire; ``test_missing_data_never_imports_tensorflow``
-checks one command in a fresh interpreter). Rows marked ``tensorflow`` need
+is replaced by a tripwire, and in a session that has not imported TensorFlow
+yet, ``sys.modules`` must still lack it afterwards;
+``test_missing_data_never_imports_tensorflow`` checks two commands in a fresh
+interpreter). Rows marked ``tensorflow`` need
 Keras to tell (a pin checked against the data, a model file Keras cannot
 load) and run in the train tier. A new command fails
 ``test_every_command_has_rows`` until rows for it are added.
@@ -218,9 +220,12 @@ def test_bad_input(row: Row, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default run directory would land here
     args = row.args(tmp_path)
     before = _snapshot(tmp_path)
+    tensorflow_before = "tensorflow" in sys.modules
     if not row.tensorflow:
         monkeypatch.setattr(autoann._tf, "import_quietly", _tripwire)
     result = runner.invoke(app, args, env={"COLUMNS": "200", "AUTOANN_DEBUG": ""})
+    if not (row.tensorflow or tensorflow_before):  # in the unit tier: no other import path either
+        assert "tensorflow" not in sys.modules, "the command imported TensorFlow before refusing its input"
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == row.code, result.output
     message = err(result) if row.code else " ".join(result.stdout.split())

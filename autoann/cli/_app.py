@@ -263,17 +263,6 @@ def _schema_warnings(call: Callable[[], Any]) -> Any:
     return result
 
 
-def _frame_table(frame: Any, title: str, caption: str):
-    from rich.table import Table
-
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    for name in frame.columns:
-        table.add_column(str(name), justify="right" if frame[name].dtype.kind in "fiu" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    return table
-
-
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
@@ -300,8 +289,11 @@ def predict(
             save_predictions(frame, output, overwrite=overwrite)
             _console().print(f"{len(frame)} predictions written to [bold]{output}[/]")
         else:
-            _console().print(_frame_table(frame.head(rows), f"{predictor.task} predictions",
-                                          f"first {min(rows, len(frame))} of {len(frame)} rows; -o FILE writes all"))
+            from autoann.cli import _display as display
+
+            _console().print(display.frame_table(frame.head(rows), f"{predictor.task} predictions",
+                                                 f"first {min(rows, len(frame))} of {len(frame)} rows; "
+                                                 "-o FILE writes all"))
 
     _run(action)
 

@@ -283,3 +283,15 @@ def show_train_result(console: "Console", result) -> None:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"run directory: [bold]{result.run_dir}[/]  "
                   f"(serve it with `autoann predict {result.run_dir} DATA` or tf.saved_model.load)")
+
+
+def frame_table(frame, title: str, caption: str):
+    """A preview of a frame (predictions): numbers right-aligned, floats to 4 significant digits."""
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    for name in frame.columns:
+        table.add_column(str(name), justify="right" if frame[name].dtype.kind in "fiu" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    return table
