@@ -180,6 +180,18 @@ def test_sigterm_during_the_search_exports_and_keeps_it_resumable(tmp_path, monk
     assert not json.loads((run / "metadata.json").read_text())["interrupted"]
 
 
+def test_sigterm_before_any_trial_finished_exits_143(tmp_path, monkeypatch):
+    """Nothing to export: the stop is not a user error (exit 2), and no half-made run is left."""
+    data, run = tiny_csv(tmp_path / "d.csv"), tmp_path / "run"
+    sigterm_in(monkeypatch, BudgetedHyperband, "run_trial", at_call=1)
+    result = cli("train", data, "-t", "y", *SEARCH, "-o", run)
+    assert result.exit_code == 143 and "stopped (SIGTERM)" in err(result), result.output + err(result)
+    assert not run.exists()
+    staging = tmp_path / ".run.partial"  # kept only with a search to continue, and then the hint says how
+    if staging.exists():
+        assert (staging / "search" / "search" / "oracle.json").exists() and f"--resume -o {run}" in err(result)
+
+
 def test_sigterm_during_the_export_exits_143_and_keeps_the_search(tmp_path, monkeypatch):
     from autoann import export
 
