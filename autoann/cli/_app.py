@@ -353,8 +353,8 @@ def serve(
     """Serve run directories over HTTP with TF Serving's REST API v1 (pip install "autoann[serve]")."""
 
     def action() -> None:
-        early.require_run_dirs([*(run_dirs or []), *(Path(spec.partition("=")[2].strip()) for spec in model or []
-                                                     if spec.partition("=")[2].strip())])
+        named = [spec.partition("=")[2].strip() for spec in model or []]  # the RUN_DIR of NAME=RUN_DIR
+        early.require_run_dirs([*(run_dirs or []), *(Path(path) for path in named if path)])
         from autoann._tf import import_quietly
 
         import_quietly()
