@@ -119,7 +119,9 @@ def model_input_names(schema: list[Column]) -> dict[str, str]:
     in scikit-learn's wine data), so such names are sanitized; every other
     name is kept, which makes the mapping the identity for every run written
     before it existed. It is derived from the schema in ``metadata.json``
-    alone, so training, prediction, serving and the SavedModel agree.
+    alone, so training, prediction, serving and the SavedModel agree; the
+    export also records it as ``serving.model_inputs`` for other readers of
+    ``model.keras``.
     """
     return unique_names([c.name for c in schema], lambda n: bool(n) and "/" not in n, "column")
 
