@@ -1,11 +1,14 @@
-"""Atomic file and directory writes (nothing the user had is left half-written), and JSON-safe values."""
+"""Atomic file and directory writes (nothing the user had is left half-written), JSON-safe values, and
+reading the YAML users write."""
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -14,7 +17,56 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import yaml
+
 from autoann.errors import ExportError
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does.
+
+    YAML 1.1 wants a dot in a float, so PyYAML reads ``1e-3`` as the string
+    "1e-3"; users write it in ``--set learning_rate=1e-3``, rule files and
+    space files, and mean the number.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, except that ``1e-3`` (no dot) is a number: the one YAML reader for user files."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def check_creatable(path: Path, flag: str = "-o") -> None:
+    """Raise :class:`ExportError` unless ``path`` can be created: its nearest existing folder is a writable folder.
+
+    Checked before any work, so a run or a file is never half-made (and no
+    ``PermissionError`` / ``NotADirectoryError`` traceback reaches the user).
+    """
+    ancestor = Path(path).absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ExportError(f"Cannot create {path}: {ancestor} is a file, not a folder. Choose another {flag}.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ExportError(f"Cannot create {path}: the folder {ancestor} is not writable. Choose another {flag}, "
+                          "or make the folder writable.")
+
+
+def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:
+    """Refuse an output file that exists (unless ``overwrite``) or cannot be created: every command's ``-o`` door."""
+    path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; {flag} takes a file name.")
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} already exists; choose another {flag}, or pass --overwrite to replace it.")
+    check_creatable(path, flag)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -37,6 +89,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
+        check_creatable(path)  # names the folder that is a file or not writable
         raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Check the folder exists and is writable.") from None
 
 
@@ -68,6 +121,11 @@ def replace_dir(staging: Path, target: Path, overwrite: bool) -> None:
         shutil.rmtree(backup, ignore_errors=True)
 
 
+def not_found(path: Path) -> str:
+    """The message for a data path that does not exist: where it was looked for."""
+    return f"File not found: {path} (looked in {Path(path).resolve().parent}). Check the path and spelling."
+
+
 def read_user_text(path: Path, what: str, error: type[Exception]) -> str:
     """The UTF-8 text of a file the user named; ``error`` says which file failed and why."""
     try:
@@ -76,6 +134,19 @@ def read_user_text(path: Path, what: str, error: type[Exception]) -> str:
         raise error(f"{what} not found: {path}.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"Cannot read {what.lower()} {path}: {exc}") from None
+
+
+def check_keras_file(path: Path, what: str, fix: str, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``path`` is a file that can be a ``.keras`` model (a zip archive).
+
+    Keras answers a truncated or foreign file with "File not found" although it
+    exists; this says what the file is instead, without importing Keras.
+    """
+    if not path.is_file():
+        raise error(f"No {what} at {path}. {fix}")
+    if not zipfile.is_zipfile(path):
+        raise error(f"{path} is not a Keras model file: a .keras file is a zip archive, and this one "
+                    f"({path.stat().st_size} bytes) is truncated or another kind of file. {fix}")
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -111,8 +182,7 @@ def to_jsonable(obj: Any) -> Any:
 def save_predictions(frame: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
     """Write predictions to CSV (or Parquet by suffix) atomically; never replace a file unless ``overwrite``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ExportError(f"{path} already exists; choose another output file or pass --overwrite.")
+    check_output(path, overwrite)
     if path.suffix.lower() not in (".parquet", ".pq"):
         write_text_atomic(path, frame.to_csv(index=False))
         return path

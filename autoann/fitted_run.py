@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
-from autoann._io import to_jsonable
+from autoann._io import check_keras_file, to_jsonable
 from autoann.errors import ExportError
 from autoann.schema import Column, schema_from_list
 
@@ -35,6 +35,27 @@ if TYPE_CHECKING:
 FORMAT = 1
 #: Keys without which metadata.json cannot be predicted from.
 REQUIRED_KEYS = ("task", "schema", "target_names")
+#: the two files every run directory has (``metadata.json`` is written last: with it, the folder is complete)
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` if it holds a run (model.keras and metadata.json); else an :class:`ExportError` naming the fix.
+
+    Cheap and TensorFlow-free, so every command that reads a run checks it first.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"No run directory at {run_dir}. Pass the folder `autoann train -o` created.")
+    missing = [name for name in (METADATA_FILE, MODEL_FILE) if not (run_dir / name).exists()]
+    if missing:
+        raise ExportError(f"{run_dir} is not an autoann run directory: {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} missing. "
+                          "Pass the folder `autoann train -o` created.")
+    check_keras_file(run_dir / MODEL_FILE, "model file", "The run directory is damaged: copy it again, or train "
+                     "a new run with `autoann train`.", ExportError)
+    return run_dir
 
 
 def _missing(value: Any) -> bool:
@@ -146,7 +167,8 @@ class RunMetadata:
     (only for an estimator fitted on a bare array: its column names, in order).
 
     Export: ``format``, ``autoann_version``, ``versions`` (library versions),
-    ``created`` (UTC, ISO 8601), ``serving`` (SavedModel signature, input names, outputs).
+    ``created`` (UTC, ISO 8601), ``serving`` (SavedModel signature, input names, outputs, and ``model_inputs``:
+    column -> the key model.keras takes it by, :func:`autoann.schema.model_input_names`).
 
     ``extra`` keeps keys this version does not know, so reading and writing a
     file loses nothing.

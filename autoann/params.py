@@ -83,11 +83,14 @@ class Duration:
 
 #: What the recommended space favours (``--goal``; G-DEF-3).
 GOALS = ("balanced", "accuracy", "latency")
+#: the largest Hyperband max_epochs (--max-epochs, --set max_epochs, a space file): far beyond any useful
+#: search, and it keeps the budget plan's arithmetic small
+MAX_EPOCHS = 10_000
 
 CONSTRAINTS: dict[str, Any] = {
     "time_budget": Duration(),
     "max_trials": Interval(int, 1, None, allow_none=True),
-    "max_epochs": Interval(int, 1, 10_000, allow_none=True),
+    "max_epochs": Interval(int, 1, MAX_EPOCHS, allow_none=True),
     "seed": Interval(int, 0, 2**32 - 1),
     "test_size": Interval(float, 0.0, 0.9, closed="left"),
     "validation_size": Interval(float, 0.0, 0.9, closed="neither"),

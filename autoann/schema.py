@@ -14,8 +14,9 @@ stored size, ``(N, height, width, channels)``, in the stored pixel type
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -88,19 +89,58 @@ def numeric_values(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32", na_value=np.nan)
 
 
+def unique_names(columns: list[str], valid: Callable[[str], bool], fallback: str) -> dict[str, str]:
+    """Column name -> a name ``valid`` accepts, distinct from every other column's.
+
+    Valid names are kept as they are; in the others every character outside
+    ``[A-Za-z0-9_.-]`` becomes ``_`` (``fallback`` is prefixed when that is
+    still not valid), with a numeric suffix when two columns would collide.
+    """
+    used = {c for c in columns if valid(c)}
+    out: dict[str, str] = {}
+    for name in columns:
+        if valid(name):
+            out[name] = name
+            continue
+        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+        base = base if base and valid(base) else f"{fallback}{base}"
+        arg, i = base, 2
+        while arg in used:
+            arg, i = f"{base}_{i}", i + 1
+        used.add(arg)
+        out[name] = arg
+    return out
+
+
+def model_input_names(schema: list[Column]) -> dict[str, str]:
+    """Column name -> the Keras model's input name (and key).
+
+    Keras refuses a ``/`` in a layer or input name (``od280/od315_of_diluted_wines``
+    in scikit-learn's wine data), so such names are sanitized; every other
+    name is kept, which makes the mapping the identity for every run written
+    before it existed. It is derived from the schema in ``metadata.json``
+    alone, so training, prediction, serving and the SavedModel agree; the
+    export also records it as ``serving.model_inputs`` for other readers of
+    ``model.keras``.
+    """
+    return unique_names([c.name for c in schema], lambda n: bool(n) and "/" not in n, "column")
+
+
 def to_model_inputs(frame: pd.DataFrame | np.ndarray, schema: list[Column]) -> dict[str, np.ndarray]:
     """Convert the schema's columns of ``frame`` into the model's named inputs.
 
     For an image model ``frame`` is the (N, height, width, channels) array.
+    The keys are :func:`model_input_names`.
     """
     image = image_column(schema)
     if image is not None:
         return {image.name: np.asarray(frame, dtype=image.dtype)}
+    keys = model_input_names(schema)
     inputs: dict[str, np.ndarray] = {}
     for col in schema:
         series = frame[col.name]
         if col.kind == "numeric":
-            inputs[col.name] = numeric_values(series)
+            inputs[keys[col.name]] = numeric_values(series)
         else:
-            inputs[col.name] = category_strings(series)
+            inputs[keys[col.name]] = category_strings(series)
     return inputs

@@ -66,6 +66,30 @@ def test_plan_floor_is_three_epochs_when_budget_is_short():
     assert plan.max_epochs == 3
 
 
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_iteration_cost_never_decreases_with_max_epochs(factor):
+    """plan_search bisects on max_epochs, which is exact only while this holds."""
+    costs = [iteration_cost(m, factor) for m in range(1, 3000)]
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(costs, costs[1:]))
+
+
+@pytest.mark.parametrize("budget", [15, 100, 1000, 20000])
+def test_plan_bisection_matches_the_largest_fitting_max_epochs(budget):
+    plan = plan_search(budget, seconds_per_epoch=0.05, seconds_per_trial=0.2, max_epochs_cap=500, reserve_seconds=5)
+    fits = [m for m in range(3, 501) if sum(c * s for c, s in zip(iteration_cost(m, 3), (0.2, 0.05))) <= budget - 5]
+    assert plan.max_epochs == max(fits, default=3)
+
+
+def test_plan_with_a_huge_cap_costs_log_many_evaluations(monkeypatch):
+    """--set max_epochs=1000000 once looped over every epoch count (110 s) and ignored the budget."""
+    from autoann.search import _budget
+
+    calls = []
+    monkeypatch.setattr(_budget, "iteration_cost", lambda m, f: calls.append(m) or iteration_cost(m, f))
+    plan = plan_search(60, seconds_per_epoch=0.1, seconds_per_trial=0.5, max_epochs_cap=1_000_000, reserve_seconds=10)
+    assert len(calls) <= 25 and plan.max_epochs < 100
+
+
 def test_budget_too_small_names_the_minimum():
     with pytest.raises(BudgetError, match="at least --time-budget"):
         plan_search(5, seconds_per_epoch=1.0, seconds_per_trial=2.0, max_epochs_cap=10, reserve_seconds=4)

@@ -101,7 +101,7 @@ def test_weights_are_given_once(parts, tmp_path):
 
 
 def test_a_given_space_is_copied_not_pinned_in_place(parts):
-    from autoann.search._trainer import resolve_space
+    from autoann.search._resolve import resolve_space
 
     _, profile, rec = parts
     space = resolve_space(profile, rec, goal="balanced", sparse=False, uncertainty=False, rules=(),

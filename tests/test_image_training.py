@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -304,15 +305,17 @@ def test_backbone_rules_are_listed_as_not_applicable_without_weights(digits):
 
 @pytest.mark.parametrize("case, expected", [
     ("missing file", "No backbone file"),
-    ("not a model", "Cannot load the backbone"),
+    ("not a model", "is not a Keras model file"),
     ("tabular data", "--backbone is for image data"),
 ])
 def test_bad_backbone_exits_2_before_any_search(case, expected, digits, tmp_path, datasets_dir):
     data, path = digits, tmp_path / "net.keras"
     if case == "not a model":
         path.write_text("not a keras file")
-    elif case == "tabular data":
+    elif case == "tabular data":  # a file that passes the cheap check (a zip), so the data decides
         data, path = datasets_dir / "penguins.csv", tmp_path / "whatever.keras"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", "{}")
     result = cli("recommend", data, "--target", "species", "--backbone", path)
     assert result.exit_code == 2 and expected in err(result), result.output + err(result)
 

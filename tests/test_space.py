@@ -78,3 +78,11 @@ def test_pin_and_assignment():
 def test_candidates():
     assert Hyperparameter("x", "choice", values=[1, 2]).candidates() == [1, 2]
     assert Hyperparameter("x", "int", low=1, high=3).candidates() == [1, 3]
+
+
+@pytest.mark.parametrize("text, value", [("1e-3", 0.001), ("2E-4", 0.0002), ("1.0e-3", 0.001), ("0.001", 0.001)])
+def test_exponents_without_a_dot_are_numbers_in_space_files_and_pins(text, value):
+    """YAML 1.1 (PyYAML) reads 1e-3 as text; users mean the number (issue 14)."""
+    space = SearchSpace.from_yaml(f"hyperparameters:\n  learning_rate: {text}\n  l2: {{float: [{text}, 1]}}\n")
+    assert space["learning_rate"].value == value and space["l2"].low == value
+    assert parse_assignment(f"learning_rate={text}") == ("learning_rate", value)

@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
+from autoann.cli import _early as early
 from autoann.errors import AutoANNError
 
 app = typer.Typer(
@@ -30,7 +31,6 @@ rules_app = typer.Typer(help="Inspect and validate rule files.", no_args_is_help
 app.add_typer(rules_app, name="rules")
 
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 def _console(stderr: bool = False):
@@ -50,9 +50,10 @@ def _run(action: Callable[[], Any]) -> Any:
 
         _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
-    except KeyboardInterrupt:
-        _console(stderr=True).print("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM in `train` (see cli._early)
+        message, code = early.STOPPED.take()
+        _console(stderr=True).print(message)
+        raise typer.Exit(code) from None
 
 
 TargetOpt = typer.Option(None, "--target", "-t", help="Target column (repeat for several regression targets); "
@@ -64,6 +65,7 @@ SparseOpt = typer.Option(False, "--sparse", help="Ask for a sparse model (L1 pen
 UncertaintyOpt = typer.Option(False, "--uncertainty", help="Ask for predictive uncertainty (MC dropout, G-REG-5).")
 RulesOpt = typer.Option(None, "--rules", help="Extra rule file(s) that extend or override the built-in rules.")
 SetOpt = typer.Option(None, "--set", help="Pin a hyperparameter: --set name=value (repeatable).")
+OverwriteOpt = typer.Option(False, "--overwrite", help="Replace an existing --output file.")
 BackboneOpt = typer.Option(None, "--backbone", help="Images: a pretrained network saved as .keras to start from "
                            "(transfer learning, G-ARCH-8); it must include its own input preprocessing.")
 
@@ -75,10 +77,13 @@ def profile(
     task: Optional[str] = TaskOpt,
     json_out: bool = typer.Option(False, "--json", help="Print the profile as JSON instead of tables."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile as JSON to this file."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Describe a dataset: task, column kinds, missing values, what will be dropped and why."""
 
     def action() -> None:
+        early.require_data(data)
+        early.require_output(output, overwrite)
         from autoann.cli import _display as display
         from autoann.profiling import profile as profile_data
 
@@ -106,10 +111,15 @@ def recommend(
     backbone: Optional[Path] = BackboneOpt,
     explain: bool = typer.Option(False, "--explain", help="Show every rule, fired or not, and why."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the search space as YAML (edit it, then `train --space`)."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Propose an explained search space for a dataset from the guideline rule base."""
 
     def action() -> None:
+        early.require_data(data)
+        early.require_files(rules or [], "rule file", "--rules")
+        early.require_backbone(backbone)
+        early.require_output(output, overwrite)
         from autoann.cli import _display as display
         from autoann.profiling import profile as profile_data
         from autoann.rules import recommend as recommend_space
@@ -123,6 +133,7 @@ def recommend(
             check_backbone(backbone, prof)
         result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
                                  rules=rules or [], pins=set_ or [], backbone=backbone is not None)
+        display.show_data_notes(_console(), prof)
         display.show_space(_console(), result, explain=explain)
         if output is not None:
             result.space.save(output)
@@ -158,18 +169,26 @@ def train(
 
     def action() -> None:
         from autoann.cli import _display as display
-        from autoann.params import parse_duration
+        from autoann.params import parse_duration, validate_params
         from autoann.cli._progress import SearchProgress
+        from autoann.search import check_run_output, default_run_dir, resumable
+
+        early.require_data(data)
+        early.require_files([space] if space is not None else [], "search space file", "--space")
+        early.require_files(rules or [], "rule file", "--rules")
+        early.require_backbone(backbone)
+        validate_params("train", {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
+                                  "seed": seed, "test_size": test_size, "goal": goal})
+        run_dir = output if output is not None else default_run_dir(str(data))
+        check_run_output(run_dir, str(data), overwrite, resume)
         from autoann._tf import import_quietly
 
         import_quietly()
-        from autoann.search import default_run_dir, resumable
         from autoann.search import train as train_model
 
         console = _console()
-        run_dir = output if output is not None else default_run_dir(str(data))
         try:
-            with SearchProgress(console, parse_duration(time_budget)) as progress:
+            with early.sigterm_as_ctrl_c(), SearchProgress(console, parse_duration(time_budget), resume) as progress:
                 result = train_model(
                     data, target, task=task, space=space, goal=goal, sparse=sparse, uncertainty=uncertainty,
                     rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
@@ -244,17 +263,6 @@ def _schema_warnings(call: Callable[[], Any]) -> Any:
     return result
 
 
-def _frame_table(frame: Any, title: str, caption: str):
-    from rich.table import Table
-
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    for name in frame.columns:
-        table.add_column(str(name), justify="right" if frame[name].dtype.kind in "fiu" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    return table
-
-
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `autoann train`."),
@@ -267,6 +275,9 @@ def predict(
     """Predict labels and probabilities (or values) for the rows of a file."""
 
     def action() -> None:
+        early.require_run_dirs([run_dir])
+        early.require_data(data)
+        early.require_output(output, overwrite)
         from autoann._tf import import_quietly
 
         import_quietly()
@@ -278,8 +289,11 @@ def predict(
             save_predictions(frame, output, overwrite=overwrite)
             _console().print(f"{len(frame)} predictions written to [bold]{output}[/]")
         else:
-            _console().print(_frame_table(frame.head(rows), f"{predictor.task} predictions",
-                                          f"first {min(rows, len(frame))} of {len(frame)} rows; -o FILE writes all"))
+            from autoann.cli import _display as display
+
+            _console().print(display.frame_table(frame.head(rows), f"{predictor.task} predictions",
+                                                 f"first {min(rows, len(frame))} of {len(frame)} rows; "
+                                                 "-o FILE writes all"))
 
     _run(action)
 
@@ -299,6 +313,8 @@ def evaluate(
 
         from rich.table import Table
 
+        early.require_run_dirs([run_dir])
+        early.require_data(data)
         from autoann._tf import import_quietly
 
         import_quietly()
@@ -337,6 +353,8 @@ def serve(
     """Serve run directories over HTTP with TF Serving's REST API v1 (pip install "autoann[serve]")."""
 
     def action() -> None:
+        named = [spec.partition("=")[2].strip() for spec in model or []]  # the RUN_DIR of NAME=RUN_DIR
+        early.require_run_dirs([*(run_dirs or []), *(Path(path) for path in named if path)])
         from autoann._tf import import_quietly
 
         import_quietly()
@@ -359,6 +377,7 @@ def export_model(
     """Convert a run's SavedModel to ONNX or LiteRT and verify it in that runtime."""
 
     def action() -> None:
+        early.require_run_dirs([run_dir])
         from autoann._tf import import_quietly
 
         import_quietly()

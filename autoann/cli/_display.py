@@ -34,8 +34,7 @@ def show_profile(console, profile) -> None:
         console.print(Text("warnings", style="bold red"))
         for name, warning in warned:
             console.print(Text(f"  {name}: {warning}"))
-    for note in profile.notes:
-        console.print(Text(f"note: {note}", style="dim"))
+    show_data_notes(console, profile)
     if profile.image is not None:
         return
     facts = profile.facts()
@@ -46,6 +45,14 @@ def show_profile(console, profile) -> None:
         f"{facts['n_features']} features kept ({facts['n_numeric']} numeric/boolean, "
         f"{facts['n_categorical']} categorical), {facts['n_dropped']} dropped, "
         f"{facts['suspected_leaks']} suspected leak(s)"))
+
+
+def show_data_notes(console: "Console", profile) -> None:
+    """What reading the data skipped or converted (files, rows, pixel types): every command that reads data says it."""
+    from rich.text import Text
+
+    for note in profile.notes:
+        console.print(Text(f"note: {note}", style="dim"))
 
 
 def _show_image_header(console, profile) -> None:
@@ -277,3 +284,15 @@ def show_train_result(console: "Console", result) -> None:
     console.print(f"run directory: [bold]{result.run_dir}[/]  "
                   f"(predict with `autoann predict {result.run_dir} DATA`; serve it with "
                   f"`autoann serve {result.run_dir}` or TF Serving from saved_model/)")
+
+
+def frame_table(frame, title: str, caption: str):
+    """A preview of a frame (predictions): numbers right-aligned, floats to 4 significant digits."""
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    for name in frame.columns:
+        table.add_column(str(name), justify="right" if frame[name].dtype.kind in "fiu" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    return table

@@ -4,6 +4,11 @@ It listens to the events :func:`autoann.search._trainer.train` emits (``space``,
 ``plan``, and a :class:`~autoann.fitted_run.TrialEvent` per ``trial``) and shows
 trials done, the best validation score so far and the time left. It holds no
 training state and never sees the tuner.
+
+The budget is per command: ``--resume`` continues the search with a fresh
+``--time-budget`` of its own (the trials done before are kept, not re-run).
+The view says so when it starts, so a resumed search's bar is not mistaken
+for the whole run's.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from autoann.fitted_run import TrialEvent
 class SearchProgress:
     """A context manager whose :meth:`__call__` is ``train``'s ``on_event`` hook."""
 
-    def __init__(self, console: Console, budget_seconds: float):
+    def __init__(self, console: Console, budget_seconds: float, resumed: bool = False):
         self.console = console
         self.budget = budget_seconds
+        self.resumed = resumed
         self.started = time.monotonic()
         self.progress = Progress(
             TextColumn("[bold]search"),
@@ -41,6 +47,9 @@ class SearchProgress:
 
     def _start(self) -> None:
         if not self.progress.live.is_started:
+            if self.resumed:
+                self.console.print(f"[dim]resuming: the trials done before are kept; this command has its own "
+                                   f"budget of {self.budget:.0f}s (--time-budget is per command)[/]")
             self.progress.start()
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:

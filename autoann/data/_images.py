@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from autoann._io import not_found
 from autoann.data._dataset import Dataset, array_target_names, rows_with_target
 from autoann.data._pixels import (MODE_OF, check_request, conform, convert_channels, hw_text, requested_size_notes,
                                  resize, resize_all)
@@ -310,12 +311,20 @@ def _files(n: int) -> str:
 # -- npz archives and arrays --------------------------------------------------------
 
 
+def _is_npy(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(6) == b"\x93NUMPY"
+
+
 def read_npz(path: str | Path, *, labeled: bool = True, size: tuple[int, int] | None = None,
              channels: int | None = None) -> ImageSet:
     """Read images ``x`` and targets ``y`` from an ``.npz`` archive (``y`` optional when ``labeled=False``)."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"File not found: {path} (looked in {path.resolve().parent}). Check the path and spelling.")
+        raise DataError(not_found(path))
+    if not zipfile.is_zipfile(path) and not _is_npy(path):  # numpy would call text "pickled data", to load unsafely
+        raise DataError(f"{path} is not a valid .npz archive (a zip of .npy arrays): it is truncated or another "
+                        f"kind of file. Save the images with {SAVE_NPZ}.")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

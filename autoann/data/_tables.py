@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from autoann._io import not_found
 from autoann.data._dataset import Dataset, array_target_names, rows_with_target
 from autoann.data._images import is_image_source, load_image_data
 from autoann.data._task import check_task_name, decide_task, show_value
@@ -44,7 +45,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise DataError(f"File not found: {path} (looked in {path.resolve().parent}). Check the path and spelling.")
+        raise DataError(not_found(path))
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a data file. Pass a .csv, .tsv or .parquet file inside it.")
     suffix = path.suffix.lower()
@@ -56,6 +57,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path} is empty (0 bytes). Expected a header row and data rows.")
     if suffix in (".parquet", ".pq"):
         return _read_parquet(path)
+    _refuse_binary(path)
     sep = SUFFIXES[suffix]
     try:
         header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8")
@@ -86,6 +88,25 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"{path} holds {frame.shape[1]} columns and {len(frame)} rows; expected data rows.")
     return frame
+
+
+#: leading bytes of compressed or archive files sometimes saved under a text file's name
+_MAGIC = {b"\x1f\x8b": "gzip-compressed (decompress it first: gunzip, or pandas.read_csv(..., compression='gzip'))",
+          b"PK\x03\x04": "a zip archive (extract the table from it first)",
+          b"BZh": "bzip2-compressed (decompress it first: bunzip2)",
+          b"\xfd7zXZ": "xz-compressed (decompress it first: unxz)",
+          b"PAR1": "a Parquet file (give it a .parquet extension)"}
+
+
+def _refuse_binary(path: Path) -> None:
+    """A table file that is not text at all gets a message saying what it is, not an encoding hint."""
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    what = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+    if what is None and b"\x00" in head:
+        what = "binary data, not text (it holds NUL bytes)"
+    if what is not None:
+        raise DataError(f"{path} is {what}; a {path.suffix} file must be a plain-text table with a header row.")
 
 
 def _encoding_message(path: Path, exc: UnicodeDecodeError) -> str:

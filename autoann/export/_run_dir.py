@@ -44,14 +44,12 @@ import keras
 from autoann._io import replace_dir, to_jsonable, write_text_atomic
 from autoann.data import CLASSIFICATION
 from autoann.errors import ExportError
-from autoann.fitted_run import FORMAT, FittedRun, RunMetadata
-from autoann.schema import Column
+from autoann.fitted_run import FORMAT, METADATA_FILE, MODEL_FILE, FittedRun, RunMetadata
+from autoann.schema import Column, model_input_names, unique_names
 
-MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 SAVED_MODEL_VERSION = 1  # TF Serving serves the highest numbered folder under its --model_base_path
 HISTORY_FILE = "history.json"  # the final model's per-epoch training and validation curves
-METADATA_FILE = "metadata.json"
 LEADERBOARD_FILE = "leaderboard.csv"
 SIGNATURE = "serving_default"
 #: distribution name -> metadata key under ``versions``
@@ -68,20 +66,7 @@ def serving_names(columns: list[str]) -> dict[str, str]:
     suffix when two columns would collide. Valid names are kept as they are.
     The mapping is stored in ``metadata.json`` under ``serving.inputs``.
     """
-    used = {c for c in columns if _VALID_ARG.match(c)}
-    out: dict[str, str] = {}
-    for name in columns:
-        if _VALID_ARG.match(name):
-            out[name] = name
-            continue
-        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
-        base = base if base and _VALID_ARG.match(base) else f"x{base}"
-        arg, i = base, 2
-        while arg in used:
-            arg, i = f"{base}_{i}", i + 1
-        used.add(arg)
-        out[name] = arg
-    return out
+    return unique_names(columns, lambda name: bool(_VALID_ARG.match(name)), "x")
 
 
 def _versions() -> dict[str, str | None]:
@@ -106,7 +91,7 @@ def complete_metadata(metadata: RunMetadata) -> RunMetadata:
         versions=_versions(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         serving={"signature": SIGNATURE, "inputs": serving_names([c.name for c in metadata.schema]),
-                 "outputs": outputs},
+                 "outputs": outputs, "model_inputs": model_input_names(metadata.schema)},
     )
 
 
@@ -126,10 +111,11 @@ def write_saved_model(model: keras.Model, metadata: RunMetadata, path: Path) -> 
 
     names = metadata.serving["inputs"]
     schema = metadata.schema
+    keys = model_input_names(schema)
     spec = {names[c.name]: _tensor_spec(c, names[c.name]) for c in schema}
 
     def raw(inputs: dict[str, Any]) -> dict[str, Any]:
-        return {c.name: inputs[names[c.name]] for c in schema}
+        return {keys[c.name]: inputs[names[c.name]] for c in schema}
 
     if metadata.is_classification:
         classes = [str(c) for c in metadata.classes]

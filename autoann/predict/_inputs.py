@@ -23,7 +23,7 @@ import pandas as pd
 
 from autoann.data import NA_MARKERS
 from autoann.errors import SchemaError
-from autoann.schema import Column, to_model_inputs
+from autoann.schema import Column, model_input_names, to_model_inputs
 
 BATCH_SIZE = 1024
 EXAMPLES = 3  # offending values quoted per message
@@ -130,10 +130,11 @@ def check_frame(frame: pd.DataFrame, schema: Sequence[Column], vocabularies: dic
                 "(missing values are imputed)."
             )
     inputs = to_model_inputs(frame, list(schema))
+    keys = model_input_names(list(schema))  # a column's input may be named apart from it ('a/b' -> 'a_b')
     for name, vocabulary in (vocabularies or {}).items():
-        if name not in inputs:
+        if keys.get(name) not in inputs:
             continue
-        values = inputs[name]
+        values = inputs[keys[name]]
         unseen = (values != "") & ~np.isin(values, np.asarray(vocabulary, dtype=object))
         if unseen.any():
             levels = list(dict.fromkeys(values[unseen].tolist()))

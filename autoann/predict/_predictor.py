@@ -25,7 +25,7 @@ from autoann import metrics
 from autoann.data import image_rows
 from autoann.errors import DataError, ExportError, ParameterError, SchemaError
 from autoann.export import METADATA_FILE, MODEL_FILE
-from autoann.fitted_run import RunMetadata
+from autoann.fitted_run import RunMetadata, check_run_dir
 from autoann.predict._inputs import BATCH_SIZE, call_eagerly, check_frame, read_data, warn
 from autoann.schema import Column, image_column
 
@@ -48,14 +48,7 @@ def load_keras_model(path: str | Path) -> keras.Model:
 
 def load(run_dir: str | Path) -> "Predictor":
     """Open a run directory written by ``autoann train`` (or an estimator's ``export``)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ExportError(f"No run directory at {run_dir}. Pass the folder `autoann train -o` created.")
-    missing = [name for name in (METADATA_FILE, MODEL_FILE) if not (run_dir / name).exists()]
-    if missing:
-        raise ExportError(f"{run_dir} is not an autoann run directory: {' and '.join(missing)} "
-                          f"{'is' if len(missing) == 1 else 'are'} missing. "
-                          "Pass the folder `autoann train -o` created.")
+    run_dir = check_run_dir(run_dir)
     try:
         data = json.loads((run_dir / METADATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -8,7 +8,9 @@ Engine semantics (the rules themselves are data in ``autoann/rules/builtin/*.yam
    among the built-ins. The trace keeps every rule, fired or not, with the
    facts it checked, and marks replaced settings "overridden by X".
 2. ``--set`` pins are applied (hyperparameters that a pin makes unreachable,
-   e.g. ``batch_norm`` once ``activation_family=selu``, are dropped).
+   e.g. ``batch_norm`` once ``activation_family=selu``, are dropped); a pin
+   of a name the data decides (``DATA_DECIDED``: task, output units) must
+   agree with the rules' value.
 3. The parameter-count guard (G-ARCH-6, :func:`autoann.rules._guard.apply_param_guard`):
    rules set ``max_params_per_row`` and ``min_params_cap``; if the largest
    network the space allows has more weights than ``max(min_params_cap,
@@ -105,8 +107,9 @@ def recommend_from_facts(facts: Mapping[str, Any], rule_sets: Sequence[Rule] | N
         setter[name].overridden[name] = (space[parent].rules or [parent])[-1]
     for name in dead:
         del space.hyperparameters[name]
-    for pin in pins:
-        apply_pin(space, *parse_assignment(pin))
+    for name, value in map(parse_assignment, pins):
+        _check_data_decided(space, name, value)
+        apply_pin(space, name, value)
     guarded = apply_param_guard(space, facts)
     if guarded and "max_params_per_row" in setter:
         setter["max_params_per_row"].set.extend(f"{name} (guard)" for name in guarded)
@@ -187,6 +190,23 @@ def apply_pin(space: SearchSpace, name: str, value: Any) -> None:
                                f"which --set {name}={format_value(value)} rules out.")
         del space.hyperparameters[dead]
     space.pin(name, value)
+
+
+#: names whose value the data decides: a pin may only repeat what the rules set from it
+DATA_DECIDED = ("task", "output_units")
+
+
+def _check_data_decided(space: SearchSpace, name: str, value: Any) -> None:
+    """Refuse ``--set task=...`` or ``--set output_units=...`` that disagrees with the data (a 5-unit softmax for
+    3 classes trains, then cannot predict; a task pin would be silently ignored)."""
+    decided = space.fixed(name) if name in DATA_DECIDED else None
+    if decided is None or value == decided:
+        return
+    hint = ("to read the target another way, pass --task instead (regression needs a numeric target)"
+            if name == "task" else "the target's classes (or columns) decide it")
+    why = "; ".join(w.rstrip(". ") for w in space[name].why) or "set by the rules"
+    raise SpaceError(f"--set {name}={format_value(value)} disagrees with the data, which needs {name}: "
+                     f"{format_value(decided)} ({why}). Drop the --set; {hint}.")
 
 
 def _make_consistent(space: SearchSpace) -> None:

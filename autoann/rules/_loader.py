@@ -37,7 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 import autoann
-from autoann._io import read_user_text
+from autoann._io import load_yaml, read_user_text
 from autoann.errors import RuleFileError, SpaceError, did_you_mean
 from autoann.profiling import FACTS
 from autoann.rules._conditions import Condition, check_fact_value, compile_condition, format_value, plain_fact
@@ -244,7 +244,7 @@ def _version(text: str) -> tuple[int, ...]:
 def parse_rules(text: str, source: str, *, override: bool = False) -> list[Rule]:
     """Parse and validate rule-file text; ``source`` names it in error messages."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RuleFileError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or "rules" not in data:

@@ -117,11 +117,15 @@ def plan_search(
         trials, epochs = iteration_cost(m, factor)
         return trials, epochs, trials * seconds_per_trial + epochs * seconds_per_epoch
 
-    chosen = min(3, max_epochs_cap)
-    for m in range(max_epochs_cap, chosen, -1):
-        if cost(m)[2] <= search_seconds:
-            chosen = m
-            break
+    # An iteration's trials and epochs never decrease as max_epochs grows (tests/test_budget.py checks it),
+    # so the largest fitting max_epochs is found by bisection: O(log cap), whatever --set max_epochs says.
+    chosen, high = min(3, max_epochs_cap), max_epochs_cap
+    while chosen < high:
+        middle = (chosen + high + 1) // 2
+        if cost(middle)[2] <= search_seconds:
+            chosen = middle
+        else:
+            high = middle - 1
     trials, epochs, seconds = cost(chosen)
     return SearchPlan(
         budget_seconds=budget_seconds,

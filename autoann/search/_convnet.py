@@ -25,6 +25,7 @@ from typing import Any
 import keras
 from keras import layers
 
+from autoann._io import check_keras_file
 from autoann.errors import DataError
 from autoann.layers import Augmentation, walk_layers
 from autoann.space import value
@@ -104,8 +105,7 @@ def load_backbone(path: str | Path, channels: int | None = None) -> keras.Model:
     path = Path(path)
     how = ("Save one with model.save('backbone.keras'), e.g. keras.applications.EfficientNetB0(include_top=False, "
            "weights=LOCAL_WEIGHTS_FILE, input_shape=(96, 96, 3)).save('backbone.keras').")
-    if not path.is_file():
-        raise DataError(f"No backbone file at {path}. {how}")
+    check_keras_file(path, "backbone file", how, DataError)
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError for a bad or foreign file

@@ -17,7 +17,7 @@ import keras
 from keras import layers
 
 from autoann.search._convnet import activated, backbone_features, conv_features
-from autoann.search._preprocessing import DENSE_INPUT, EMBED_PREFIX, PIXELS_INPUT, Preprocessing, layer_name
+from autoann.search._preprocessing import DENSE_INPUT, PIXELS_INPUT, Preprocessing, embed_key, layer_name
 from autoann.space import FAMILIES, layer_widths, value
 
 #: objective per metric: (Keras log name, direction)
@@ -90,7 +90,7 @@ def _tabular_inputs(prep: Preprocessing) -> tuple[dict[str, Any], Any]:
     inputs = {DENSE_INPUT: dense_in}
     parts = [dense_in]
     for i, cat in enumerate(prep.embedded):
-        idx = keras.Input(shape=(), dtype="int64", name=EMBED_PREFIX + cat.name)
+        idx = keras.Input(shape=(), dtype="int64", name=embed_key(prep.categorical.index(cat), cat.name))
         inputs[idx.name] = idx
         parts.append(layers.Embedding(len(cat.vocabulary) + 1, cat.embedding_dim, name=layer_name(f"embedding{i}__", cat.name))(idx))
     return inputs, parts[0] if len(parts) == 1 else layers.Concatenate()(parts)

@@ -27,7 +27,7 @@ from keras import layers
 
 from autoann.layers import StandardizeImpute
 from autoann.profiling import embedding_dim
-from autoann.schema import Column, category_strings, image_column, numeric_values
+from autoann.schema import Column, category_strings, image_column, model_input_names, numeric_values
 from autoann.space import default_of
 
 DENSE_INPUT = "features"
@@ -38,6 +38,11 @@ PIXELS_INPUT = "pixels"  # the network's input of an image model: standardized f
 def layer_name(prefix: str, column: str) -> str:
     """A valid Keras layer name for a column (names may hold spaces, accents...)."""
     return prefix + re.sub(r"[^A-Za-z0-9_.\-]", "_", column)
+
+
+def embed_key(index: int, column: str) -> str:
+    """The network input of the ``index``-th categorical of ``prep.categorical``: a valid, unique Keras name."""
+    return layer_name(f"{EMBED_PREFIX}{index}__", column)
 
 
 @dataclass
@@ -163,14 +168,24 @@ def fit_preprocessing(
 
 
 def raw_inputs(schema: list[Column]) -> dict[str, Any]:
-    """One Keras input per raw column: float32 or string, shape (N,); an image model's one image input."""
+    """Column name -> its Keras input: float32 or string, shape (N,); an image model's one image input.
+
+    Each input is named by :func:`~autoann.schema.model_input_names`; a model
+    takes them keyed by those names (:func:`model_inputs`).
+    """
     image = image_column(schema)
     if image is not None:
         return {image.name: keras.Input(shape=tuple(image.shape or ()), dtype=image.dtype, name=image.name)}
+    names = model_input_names(schema)
     return {
-        c.name: keras.Input(shape=(), dtype="float32" if c.kind == "numeric" else "string", name=c.name)
+        c.name: keras.Input(shape=(), dtype="float32" if c.kind == "numeric" else "string", name=names[c.name])
         for c in schema
     }
+
+
+def model_inputs(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw_inputs`` keyed by input name, as ``keras.Model`` takes them (a key must be its tensor's name)."""
+    return {tensor.name: tensor for tensor in raw.values()}
 
 
 def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +210,7 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
         if cat.encoding == "onehot":
             parts.append(encoded)
         else:
-            out[EMBED_PREFIX + cat.name] = encoded
+            out[embed_key(i, cat.name)] = encoded
     if not parts:
         raise ValueError("preprocessing needs at least one numeric or one-hot column")
     out[DENSE_INPUT] = parts[0] if len(parts) == 1 else layers.Concatenate(name="dense_features")(parts)
@@ -205,7 +220,7 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
 def build_preprocessor(prep: Preprocessing, schema: list[Column]) -> keras.Model:
     """A Keras model from raw named columns to the network's inputs."""
     inputs = raw_inputs(schema)
-    return keras.Model(inputs, apply_preprocessing(prep, inputs), name="preprocessing")
+    return keras.Model(model_inputs(inputs), apply_preprocessing(prep, inputs), name="preprocessing")
 
 
 def transform(prep: Preprocessing, schema: list[Column], frames: list[pd.DataFrame]) -> list[dict[str, np.ndarray]]:

@@ -155,8 +155,8 @@ def run_search(
     done = [r for r in tuner.rows.values() if r.status in ("completed", "cut") and r.score is not None]
     if not done:
         failures = [r.message for r in tuner.rows.values() if r.status == "failed"]
-        if interrupted:
-            raise AutoANNError("Interrupted before any trial finished: nothing to export.")
+        if interrupted:  # nothing to export: the stop goes on (exit 130/143 in the CLI, which says how to resume)
+            raise KeyboardInterrupt
         if failures:
             raise AutoANNError(
                 f"All {len(failures)} trials failed; the first failure: {failures[0]}. "

@@ -19,16 +19,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from autoann._io import check_creatable
 from autoann.params import parse_duration
 from autoann.data import CLASSIFICATION, Dataset, as_dataset
-from autoann.errors import DataError, ExportError, SpaceError
+from autoann.errors import DataError, ExportError
 from autoann.fitted_run import FittedRun, RunMetadata
 from autoann.search._options import SearchOptions
 from autoann.profiling import Profile
 from autoann.rules import Recommendation
 from autoann.schema import Column, schema_from_list
 from autoann.space import SearchSpace
-from autoann.search._inputs import as_profile, given_space
+from autoann.search._inputs import as_profile
+from autoann.search._resolve import resolve_space
 from autoann.search._splits import split_dataset, split_weights
 
 #: Seconds kept for the final evaluation and the export (model.keras,
@@ -51,11 +53,6 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-#: Hyperparameters the data decides. A user's space must set them: without them
-#: the network falls back to a one-unit linear output trained with mse.
-OUTPUT_KEYS = ("task", "output_units", "output_activation", "loss")
-
-
 def check_backbone(backbone: str | Path, profile: Profile) -> None:
     """Refuse, before any search, a ``--backbone`` that the data or the file cannot use (G-ARCH-8)."""
     if profile.image is None:
@@ -63,44 +60,6 @@ def check_backbone(backbone: str | Path, profile: Profile) -> None:
     from autoann.search._convnet import load_backbone
 
     load_backbone(backbone, profile.image.channels)
-
-
-def resolve_space(profile: Profile, space: SearchSpace | Recommendation | str | Path | None, *, goal: str,
-                  sparse: bool, uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str],
-                  backbone: bool = False) -> SearchSpace:
-    """The recommended space, or the caller's (a SearchSpace, a Recommendation or a YAML path; copied, with
-    ``pins`` applied) checked against the data."""
-    from autoann.rules import recommend
-    from autoann.space import parse_assignment
-
-    if space is None:
-        return recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
-                         rules=list(rules), pins=list(pins), backbone=backbone).space
-    space, where = given_space(space, profile)
-    for pin in pins:
-        space.pin(*parse_assignment(pin))
-    target = profile.target
-    task = space.fixed("task")
-    if task is not None and task != target.task:
-        raise SpaceError(
-            f"The search space is for a {task} task but the data is {target.task} "
-            f"({target.task_reason}). Recommend a space for this data, or pass --task {task}."
-        )
-    missing = [name for name in OUTPUT_KEYS if name not in space]
-    if missing:
-        wanted = recommend(profile, goal=goal).space
-        example = ", ".join(f"{n}: {wanted.fixed(n)}" for n in missing if wanted.fixed(n) is not None)
-        raise SpaceError(
-            f"{where} does not set {', '.join(missing)}, which this {target.task} target decides (the network would "
-            f"otherwise get a one-unit linear output trained with mse). Add {example or 'them'} (or --set them), "
-            "or start from `autoann recommend DATA --target COL -o space.yaml`."
-        )
-    units = {"binary": 1, "multiclass": target.n_classes, "multi_regression": len(target.names)}.get(target.task, 1)
-    given = space.fixed("output_units")
-    if given is not None and int(given) != units:
-        raise SpaceError(f"{where} sets output_units: {given}, but this {target.task} target needs {units} "
-                         f"(target {', '.join(map(repr, target.names))}). Set output_units: {units}.")
-    return space
 
 
 def default_run_dir(source: str) -> Path:
@@ -123,9 +82,14 @@ def resumable(run_dir: str | Path) -> bool:
     return _search_state(_staging(run_dir)).exists() or _search_state(run_dir).exists()
 
 
-def _check_run_dir(run_dir: Path, data_file: str | None, overwrite: bool, resume: bool) -> None:
-    """Refuse, before any work, an output folder the run must not replace."""
+def check_run_output(run_dir: Path, data_file: str | None, overwrite: bool, resume: bool) -> None:
+    """Refuse, before any work (and before TensorFlow is imported), an output folder the run must not replace
+    or cannot create, or a ``resume`` with nothing to continue."""
+    if resume and not resumable(run_dir):
+        raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there (a finished run keeps "
+                          "it only with --keep-trials). Run without --resume.")
     if not run_dir.exists():
+        check_creatable(run_dir)
         return
     if not run_dir.is_dir():
         raise ExportError(f"{run_dir} is a file, not a run directory; choose another -o.")
@@ -248,19 +212,21 @@ def train(
     run_dir = Path(output) if output is not None else default_run_dir(source)
     if run_dir.name in ("", ".", ".."):  # "-o ." names no folder; its staging folder would be "..partial"
         run_dir = run_dir.resolve()
-    _check_run_dir(run_dir, source if source and not source.startswith("<") else None, overwrite, resume)
+    check_run_output(run_dir, source if source and not source.startswith("<") else None, overwrite, resume)
     staging = _staging(run_dir)
     if resume:
         if not (staging / "search").exists() and (run_dir / "search").exists():
             # Only the search state: the export writes every run file afresh, so no
             # file of the old run (a plot the new run does not draw) can linger.
             shutil.copytree(run_dir / "search", staging / "search", dirs_exist_ok=True)
-        if not _search_state(staging).exists():
-            raise ExportError(f"Nothing to resume in {run_dir}: no search state was kept there (a finished run keeps "
-                              "it only with --keep-trials). Run without --resume.")
-    elif staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True, exist_ok=True)
+    made = [folder for folder in staging.absolute().parents if not folder.exists()]  # e.g. runs/ on a first run
+    try:
+        if staging.exists() and not resume:
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create the staging folder {staging} for {run_dir}: {exc.strerror or exc}. "
+                          "Choose another -o, or make its folder writable.") from None
     try:
         run = fit_run(data, target, workdir=staging / "search", resume=resume, **knobs)
         export.write_run_files(run, staging)
@@ -271,6 +237,9 @@ def train(
         # Keep a search that got somewhere, for --resume; drop anything else.
         if not _search_state(staging).exists():
             shutil.rmtree(staging, ignore_errors=True)
+            for folder in made:  # innermost first; the folders this run created, if still empty
+                if folder.exists() and not any(folder.iterdir()):
+                    folder.rmdir()
         raise
     meta = run.metadata
     return TrainResult(run_dir=run_dir, metrics=meta.metrics, best_hyperparameters=meta.best_hyperparameters,
@@ -286,7 +255,8 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
 
     from autoann import metrics
     from autoann.search._fit import TrainingData
-    from autoann.search._preprocessing import apply_preprocessing, fit_preprocessing, raw_inputs, transform
+    from autoann.search._preprocessing import (apply_preprocessing, fit_preprocessing, model_inputs, raw_inputs,
+                                               transform)
     from autoann.search._run import run_search
 
     task = profile.target.task
@@ -321,19 +291,19 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     out = result.network(apply_preprocessing(prep, raw))
     if splits.target_mean is not None:
         out = keras.layers.Rescaling(splits.target_std.tolist(), splits.target_mean.tolist(), name="target_units")(out)
-    model = keras.Model(raw, out, name="autoann")
+    model = keras.Model(model_inputs(raw), out, name="autoann")
     evaluation = {
         name: metrics.evaluate_predictions(task, truth, _predict(model, frame, schema), splits.classes)
         for name, frame, truth in (("test", splits.test, splits.truth_test),
                                    ("validation", splits.val, splits.truth_val))
         if len(frame)
     }
-    notes = list(space.notes) + result.notes
+    notes = list(profile.notes) + list(space.notes) + result.notes  # what reading the data skipped or converted
     if sample_weight is not None:
         notes.append("Trained with sample weights: the trials, the final model and the validation objective are "
                      "weighted; the held-out metrics below are unweighted.")
     if result.interrupted:
-        notes.append("The search was interrupted (Ctrl-C); this is the best model found until then. "
+        notes.append("The search was interrupted (Ctrl-C or SIGTERM); this is the best model found until then. "
                      "Continue with --resume.")
     metadata = RunMetadata(
         task=task,

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from autoann._io import read_user_text
+from autoann._io import load_yaml, read_user_text
 from autoann.errors import SpaceError
 from autoann.space._vocabulary import KNOWN, Declared, default_of, is_number, unknown_name
 
@@ -301,7 +301,7 @@ class SearchSpace:
     @classmethod
     def from_yaml(cls, text: str, where: str = "space") -> "SearchSpace":
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             raise SpaceError(f"{where}: not valid YAML: {exc}") from None
         return cls.from_dict(data, where)
@@ -327,7 +327,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if name not in KNOWN:
         raise SpaceError(f"--set {text!r}: no hyperparameter is called {unknown_name(name)}")
     try:
-        value = yaml.safe_load(raw)
+        value = load_yaml(raw)
     except yaml.YAMLError:
         value = raw
     return name, value

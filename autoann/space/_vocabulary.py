@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from autoann.data import TASKS
 from autoann.errors import did_you_mean
+from autoann.params import MAX_EPOCHS
 
 #: The activation families: each is a consistent bundle (G-ACT-2, G-ACT-3,
 #: G-ACT-4, G-INIT-2..4, G-REG-4). The search chooses a family, never its parts
@@ -202,7 +203,7 @@ KNOWN: dict[str, Declared] = {
     "clipnorm": Declared("float", "global-norm gradient clipping threshold (0 = off)", 0.0, low=0.0),
     # batch size, epochs, early stopping (G-BATCH-*, G-REG-1)
     "batch_size": Declared("int", "mini-batch size", 32, low=1),
-    "max_epochs": Declared("int", "epochs of the longest Hyperband round", 30, low=1),
+    "max_epochs": Declared("int", "epochs of the longest Hyperband round", 30, low=1, high=MAX_EPOCHS),
     "patience": Declared("int", "early-stopping patience in epochs", 10, low=1),
     "class_weight": _str("class weighting for imbalanced classes", "none", ("none", "balanced")),
 }
