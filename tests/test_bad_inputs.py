@@ -177,6 +177,8 @@ ROWS = [
         ("output_units=5 disagrees with the data", "Drop the --set"), tensorflow=True),
     Row("train: regression task on classes", lambda f: ["train", P(f), "-t", "species", "--set", "task=regression"],
         ("task=regression disagrees", "Drop the --set"), tensorflow=True),
+    Row("train: unknown export format", lambda f: ["train", P(f), "-t", "species", "--export-format", "pdf"],
+        ("Unknown export format 'pdf'", "onnx, litert"), tensorflow=True),
     Row("train: regression space on a text target", lambda f: ["train", P(f), "-t", "species", "--space", space_file(f, "regression")],
         ("sets task: regression", "multiclass", "would not help", "text labels"), tensorflow=True),
     # -- predict / evaluate --------------------------------------------------------------------------------

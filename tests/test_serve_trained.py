@@ -31,7 +31,8 @@ SEARCH = {"time_budget": "5m", "max_trials": 1, "max_epochs": 2, "seed": 0}
 def trained(tmp_path_factory, datasets_dir):
     root = tmp_path_factory.mktemp("trained")
     penguins = pd.read_csv(datasets_dir / "penguins.csv").sample(150, random_state=0).reset_index(drop=True)
-    autoann.train(penguins, "species", output=root / "penguins", **SEARCH)
+    result = autoann.train(penguins, "species", output=root / "penguins", export_formats=["onnx"], **SEARCH)
+    assert result.exports == [root / "penguins" / "model.onnx"]  # train --export-format: written and verified
     digits = root / "digits_images"
     for label in ("0", "1", "7", "8"):
         (digits / label).mkdir(parents=True)

@@ -163,6 +163,8 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted search in the -o run directory."),
     keep_trials: bool = typer.Option(False, "--keep-trials", help="Keep Keras Tuner's trial folders in the run directory."),
+    export_formats: Optional[List[str]] = typer.Option(None, "--export-format", help="Also write a verified onnx or "
+                                                       "litert model (repeatable; see `autoann export`)."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v shows Keras' per-epoch output."),
 ) -> None:
     """Search the recommended (or given) space on a time budget and export the best model."""
@@ -194,7 +196,7 @@ def train(
                     rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
                     max_epochs=max_epochs, seed=seed, test_size=test_size, output=run_dir, overwrite=overwrite,
                     resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,
-                    backbone=backbone,
+                    backbone=backbone, export_formats=export_formats or [],
                 )
         except KeyboardInterrupt:
             if resumable(run_dir):

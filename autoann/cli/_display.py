@@ -281,6 +281,8 @@ def show_train_result(console: "Console", result) -> None:
     console.print(f"{len(board)} trials ({failed} failed) in {result.seconds:.0f}s; final model: {result.final_model}")
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for path in result.exports:
+        console.print(f"exported (verified against the SavedModel): [bold]{path}[/]", highlight=False)
     console.print(f"run directory: [bold]{result.run_dir}[/]  "
                   f"(predict with `autoann predict {result.run_dir} DATA`; serve it with "
                   f"`autoann serve {result.run_dir}` or TF Serving from saved_model/)")

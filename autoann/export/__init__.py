@@ -8,7 +8,7 @@ half-overwritten.
 """
 
 from autoann._io import to_jsonable
-from autoann.export._formats import FORMATS, export_format
+from autoann.export._formats import FORMATS, check_formats, export_format
 from autoann.export._run_dir import (
     HISTORY_FILE,
     LEADERBOARD_FILE,
@@ -36,6 +36,7 @@ __all__ = [
     "SAVED_MODEL_VERSION",
     "SIGNATURE",
     "complete_metadata",
+    "check_formats",
     "export_format",
     "finalize_run",
     "saved_model_path",

@@ -13,10 +13,12 @@ which output differs and by how much.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from autoann._extras import require
 from autoann._io import write_bytes_atomic
 from autoann.errors import ExportError, ParameterError
 from autoann.export._run_dir import METADATA_FILE, SIGNATURE, saved_model_path
@@ -119,6 +121,14 @@ def check_outputs(fmt: str, got: dict[str, np.ndarray], want: dict[str, np.ndarr
 
 #: format -> the file written into the run directory
 FILES = {"onnx": "model.onnx", "litert": "model.tflite"}
+
+
+def check_formats(formats: Sequence[str]) -> None:
+    """Refuse, before any training, an unknown format or one whose optional extra is not installed."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ParameterError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+        require(fmt)  # the extra is named after the format
 
 
 def export_format(run_dir: str | Path, fmt: str, output: str | Path | None = None,

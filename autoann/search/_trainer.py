@@ -51,6 +51,8 @@ class TrainResult:
     seconds: float
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the ONNX / LiteRT files written next to the SavedModel (``export_formats``)
+    exports: list[Path] = field(default_factory=list)
 
 
 def check_backbone(backbone: str | Path, profile: Profile) -> None:
@@ -195,6 +197,7 @@ def train(
     overwrite: bool = False,
     resume: bool = False,
     keep_trials: bool = False,
+    export_formats: Sequence[str] = (),
     **knobs: Any,
 ) -> TrainResult:
     """Profile, recommend, search on a budget, and export a run directory.
@@ -204,9 +207,13 @@ def train(
     time_budget, seed, ...). The run is assembled in a hidden sibling folder
     and moved into place at the end, so an existing run directory is never
     half-overwritten; an interrupted search's state stays there for
-    ``resume=True``.
+    ``resume=True``. ``export_formats`` (``onnx``, ``litert``) are converted
+    from the finished run's SavedModel and verified (:func:`autoann.export.export_format`);
+    an unknown format or a missing extra is refused before any work.
     """
     from autoann import export
+
+    export.check_formats(export_formats)
 
     source = data.source if isinstance(data, Dataset) else str(data) if isinstance(data, (str, Path)) else ""
     run_dir = Path(output) if output is not None else default_run_dir(source)
@@ -241,10 +248,11 @@ def train(
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()
         raise
+    exports = [export.export_format(run_dir, fmt)[0] for fmt in export_formats]
     meta = run.metadata
     return TrainResult(run_dir=run_dir, metrics=meta.metrics, best_hyperparameters=meta.best_hyperparameters,
                        leaderboard=run.leaderboard, plan=meta.hyperband, final_model=meta.final_model,
-                       seconds=run.seconds, interrupted=meta.interrupted, notes=meta.notes)
+                       seconds=run.seconds, interrupted=meta.interrupted, notes=meta.notes, exports=exports)
 
 
 def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
