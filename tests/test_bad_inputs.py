@@ -205,6 +205,8 @@ ROWS = [
     Row("serve: no workers", lambda f: ["serve", fake_run(f), "--workers", "0"], ("--workers must be >= 1",),
         tensorflow=True),
     Row("export: no run directory", lambda f: ["export", str(f / "run"), "-f", "onnx"], ("No run directory",)),
+    Row("export: -o exists", lambda f: ["export", fake_run(f), "-f", "onnx", "-o", table(f, "m.onnx", b"mine")],
+        ("already exists", "--overwrite")),
     Row("export: unknown format", lambda f: ["export", fake_run(f), "-f", "pdf"], ("Unknown export format", "onnx, litert"),
         tensorflow=True),
     # -- rules ---------------------------------------------------------------------------------------------

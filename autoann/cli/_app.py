@@ -375,11 +375,13 @@ def export_model(
                                 "(pip install \"autoann[litert]\")."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: model.onnx or "
                                           "model.tflite in the run directory)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
 ) -> None:
     """Convert a run's SavedModel to ONNX or LiteRT and verify it in that runtime."""
 
     def action() -> None:
         early.require_run_dirs([run_dir])
+        early.require_output(output, overwrite)
         from autoann._tf import import_quietly
 
         import_quietly()
