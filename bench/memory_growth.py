@@ -29,9 +29,9 @@ def autoann_side(trials: int) -> dict[int, int]:
     space, prep, data = prepared("breast_cancer.csv", "diagnosis", 0)
     rss: dict[int, int] = {}
 
-    def on_trial(tuner) -> None:
-        if tuner.finished() % 10 == 0:
-            rss[tuner.finished()] = round(rss_mb())
+    def on_trial(event) -> None:
+        if event.finished % 10 == 0:
+            rss[event.finished] = round(rss_mb())
 
     with tempfile.TemporaryDirectory() as work:
         run_search(space, prep, data, end=time.monotonic() + 10_000, export_seconds=0, workdir=Path(work),

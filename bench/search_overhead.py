@@ -60,8 +60,8 @@ def autoann_search(space, prep, data, trials: int, seed: int) -> dict:
 
     rss = {}
 
-    def on_trial(tuner):
-        n = tuner.finished()
+    def on_trial(event):
+        n = event.finished
         if n in (10, trials):
             rss[n] = rss_mb()
 

@@ -102,7 +102,7 @@ def in_process(run_dir: Path, rows: list[dict]) -> str:
     import autoann
 
     predictor = autoann.load(run_dir)
-    names = {v: k for k, v in predictor.metadata["serving"]["inputs"].items()}
+    names = {v: k for k, v in predictor.metadata.serving["inputs"].items()}
     frames = [{names[k]: [v] for k, v in row.items()} for row in rows]
     latencies = []
     with warnings.catch_warnings():
