@@ -71,7 +71,9 @@ class TrialRow:
     ``failed`` (with ``message``); ``score`` is the validation objective, None
     when the trial failed. ``bracket``, ``round``, ``parent`` and
     ``epochs_to`` are Hyperband's bookkeeping (``parent``: the trial this one
-    was promoted from); ``seconds`` is the whole trial, ``fit_seconds`` its
+    was promoted from); ``best_epoch`` counts the epochs, from the start of
+    training (a promoted trial's parents included), up to the one whose
+    weights the trial kept; ``seconds`` is the whole trial, ``fit_seconds`` its
     ``fit`` alone, ``finished_at`` seconds since the search started.
     ``values`` holds the trial's hyperparameters, one leaderboard column each.
     """
@@ -84,6 +86,7 @@ class TrialRow:
     parent: str | None = None
     epochs_to: int | None = None
     epochs_run: int = 0
+    best_epoch: int | None = None
     fit_seconds: float = 0.0
     seconds: float = 0.0
     finished_at: float = 0.0
@@ -163,7 +166,8 @@ class RunMetadata:
     value, unweighted); ``objective`` (``name``, ``direction``); ``budget``;
     ``hyperband`` (the search plan); ``seed``; ``splits`` (rows per split);
     ``rationale`` (per hyperparameter: value, rules, why); ``notes``;
-    ``final_model`` (which model was kept); ``interrupted``; ``feature_names``
+    ``final_model`` (which model was kept); ``calibration`` (the temperature
+    fitted on validation and the log-loss before and after, classifiers only); ``interrupted``; ``feature_names``
     (only for an estimator fitted on a bare array: its column names, in order).
 
     Export: ``format``, ``autoann_version``, ``versions`` (library versions),
@@ -192,6 +196,7 @@ class RunMetadata:
     rationale: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     final_model: str | None = None
+    calibration: dict[str, Any] | None = None
     interrupted: bool = False
     feature_names: list[str] | None = None
     format: int | None = None

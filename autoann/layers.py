@@ -98,3 +98,28 @@ def walk_layers(model: keras.Model) -> list[keras.layers.Layer]:
         if isinstance(layer, keras.Model):
             todo.extend(layer.layers)
     return found
+
+
+@keras.saving.register_keras_serializable(package="autoann")
+class TemperatureScaling(layers.Layer):
+    """Calibrate a classifier's probabilities: divide their logits by a temperature fitted on validation.
+
+    Input and output: (N, 1) sigmoid probabilities or (N, K) softmax
+    probabilities. ``temperature`` > 1 softens over-confident outputs; the
+    predicted class never changes.
+    """
+
+    EPS = 1e-7
+
+    def __init__(self, temperature: float, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.temperature = float(temperature)
+
+    def call(self, proba):
+        p = ops.clip(proba, self.EPS, 1.0 - self.EPS)
+        if proba.shape[-1] == 1:
+            return ops.sigmoid((ops.log(p) - ops.log(1.0 - p)) / self.temperature)
+        return ops.softmax(ops.log(p) / self.temperature, axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "temperature": self.temperature}

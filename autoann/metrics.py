@@ -18,9 +18,20 @@ from typing import Any, Sequence
 import numpy as np
 
 from autoann.data import CLASSIFICATION
-from autoann.errors import DataError
+from autoann.errors import DataError, ParameterError, did_you_mean
+from autoann.params import METRICS
 
 PRIMARY = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "multi_regression": "rmse"}
+
+#: what ``--metric`` / ``metric=`` may name, per kind of task: the search objective on the validation split,
+#: computed by :func:`search_score` with the same scikit-learn functions that report the test split
+SEARCH_METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
+    "regression": ("r2", "rmse", "mae"),
+}
+assert set(METRICS) - {None} == {m for names in SEARCH_METRICS.values() for m in names}
+#: the metric a search optimizes when the user names none: what the estimators' ``score`` reports
+DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2", "multi_regression": "r2"}
 
 # G-PROC-2 thresholds, on the loss curves (the loss is the one curve every task
 # has and where lower is always better). Gaps are relative to the training loss.
@@ -36,6 +47,64 @@ MIN_EPOCHS = 3         # fewer epochs than this: too short to judge a trend
 def primary_metric(task: str) -> str:
     """The metric autoann headlines for ``task`` (roc_auc, accuracy or rmse)."""
     return PRIMARY[task]
+
+
+def metrics_for(task: str) -> tuple[str, ...]:
+    """The metrics a search on ``task`` can optimize."""
+    return SEARCH_METRICS["classification" if task in CLASSIFICATION else "regression"]
+
+
+def check_metric(metric: str, task: str) -> None:
+    """Refuse a ``--metric`` / ``metric=`` that a ``task`` search cannot optimize, naming the ones it can."""
+    allowed = metrics_for(task)
+    if metric not in allowed:
+        raise ParameterError(f"--metric {metric} does not apply to a {task} target{did_you_mean(metric, allowed)}; "
+                             f"choose one of {', '.join(allowed)} (default {DEFAULT_METRIC[task]}).")
+
+
+def search_score(metric: str, task: str, y_true: np.ndarray, output: Any,
+                 sample_weight: np.ndarray | None = None) -> float:
+    """``metric`` of raw network ``output`` against encoded ``y_true`` (class codes, or target values).
+
+    The validation objective of every trial. Regression errors are in the
+    units the network learns (standardized targets keep the ranking of models).
+    ``roc_auc`` is one-vs-rest for multiclass; a class missing from ``y_true``
+    gives NaN rather than an error (the trial is then not ranked on it).
+    """
+    from sklearn import metrics as m
+
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype="float64").ravel()
+    if task in CLASSIFICATION:
+        codes = np.asarray(y_true).astype("int64").ravel()
+        k = 2 if task == "binary" else np.asarray(output).shape[-1]
+        proba = probabilities(output, k)
+        pred = proba.argmax(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # absent classes, ill-defined precision
+            if metric == "accuracy":
+                return float(m.accuracy_score(codes, pred, sample_weight=w))
+            if metric == "balanced_accuracy":
+                return float(m.balanced_accuracy_score(codes, pred, sample_weight=w))
+            if metric == "f1_macro":
+                return float(m.f1_score(codes, pred, average="macro", zero_division=0, sample_weight=w))
+            if metric == "log_loss":
+                return float(m.log_loss(codes, np.clip(proba, 1e-15, 1.0), labels=list(range(k)), sample_weight=w))
+            if metric == "roc_auc":
+                if len(np.unique(codes)) < k:
+                    return math.nan
+                if k == 2:
+                    return float(m.roc_auc_score(codes, proba[:, 1], sample_weight=w))
+                return float(m.roc_auc_score(codes, proba, multi_class="ovr", labels=list(range(k)), sample_weight=w))
+    else:
+        truth = np.asarray(y_true, dtype="float64").reshape(len(y_true), -1)
+        pred = np.asarray(output, dtype="float64").reshape(len(truth), -1)
+        if metric == "r2":
+            return float(m.r2_score(truth, pred, sample_weight=w))
+        if metric == "rmse":
+            return math.sqrt(m.mean_squared_error(truth, pred, sample_weight=w))
+        if metric == "mae":
+            return float(m.mean_absolute_error(truth, pred, sample_weight=w))
+    raise ValueError(f"{metric!r} is not a metric for a {task} search; choose one of {', '.join(metrics_for(task))}.")
 
 
 def higher_is_better(metric: str) -> bool:
@@ -115,8 +184,7 @@ def _classification(task: str, codes: np.ndarray, proba: np.ndarray) -> dict[str
         out["balanced_accuracy"] = m.balanced_accuracy_score(codes, pred)
         if task == "binary":
             out["f1"] = m.f1_score(codes, pred, pos_label=1, average="binary", zero_division=0)
-        else:
-            out["f1_macro"] = m.f1_score(codes, pred, average="macro", zero_division=0)
+        out["f1_macro"] = m.f1_score(codes, pred, average="macro", zero_division=0)
         out["log_loss"] = m.log_loss(codes, np.clip(proba, 1e-15, 1.0), labels=list(range(k)))
     if task == "binary" and len(present) == 2:
         out["roc_auc"] = m.roc_auc_score(codes, proba[:, 1])

@@ -83,6 +83,9 @@ class Duration:
 
 #: What the recommended space favours (``--goal``; G-DEF-3).
 GOALS = ("balanced", "accuracy", "latency")
+#: what ``--metric`` / ``metric=`` may name (None: the task's default); which apply to which task:
+#: :data:`autoann.metrics.SEARCH_METRICS`
+METRICS = (None, "accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "r2", "rmse", "mae")
 #: the largest Hyperband max_epochs (--max-epochs, --set max_epochs, a space file): far beyond any useful
 #: search, and it keeps the budget plan's arithmetic small
 MAX_EPOCHS = 10_000
@@ -95,6 +98,7 @@ CONSTRAINTS: dict[str, Any] = {
     "test_size": Interval(float, 0.0, 0.9, closed="left"),
     "validation_size": Interval(float, 0.0, 0.9, closed="neither"),
     "goal": OneOf(GOALS),
+    "metric": OneOf(METRICS),
     "verbose": Interval(int, 0, 2),
 }
 

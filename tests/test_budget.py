@@ -1,9 +1,11 @@
 """Hyperband arithmetic and budget planning (no training)."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from autoann.params import parse_duration
-from autoann.search._budget import hyperband_schedule, iteration_cost, plan_search
+from autoann.search._budget import hyperband_schedule, iteration_cost, n_brackets, plan_search
 from autoann.errors import BudgetError
 
 # (max_epochs, factor) -> (trials incl. promotions, epochs) from the keras-tuner notes,
@@ -28,12 +30,18 @@ def test_schedule_81_3_is_the_papers():
 
 
 @pytest.mark.train  # keras_tuner imports TensorFlow
-def test_schedule_matches_keras_tuner_oracle():
-    """Drive the real HyperbandOracle through one iteration and compare round sizes."""
+@pytest.mark.parametrize("brackets", [None, 1, 2])
+def test_schedule_matches_keras_tuner_oracle(brackets):
+    """Drive the real HyperbandOracle through one iteration (all brackets, or the ones
+    ``HyperbandAdapter.limit_brackets`` keeps) and compare round sizes."""
     import keras_tuner as kt
+
+    from autoann.search._kt import HyperbandAdapter
 
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("score", "max"), max_epochs=10, factor=3,
                                         hyperband_iterations=1, seed=0)
+    if brackets:
+        HyperbandAdapter.limit_brackets(SimpleNamespace(oracle=oracle), brackets)
     hp = kt.HyperParameters()
     hp.Float("x", 0.0, 1.0)
     oracle.hyperparameters = hp
@@ -49,50 +57,45 @@ def test_schedule_matches_keras_tuner_oracle():
         oracle.ongoing_trials.pop("tuner0", None)
         oracle.trials[trial.trial_id].status = "COMPLETED"
         oracle.trials[trial.trial_id].score = trial.hyperparameters.values["x"]
-    expected = [r.epochs for r in hyperband_schedule(10, 3) for _ in range(r.models)]
+    expected = [r.epochs for r in hyperband_schedule(10, 3, brackets) for _ in range(r.models)]
     assert sorted(created) == sorted(expected)
 
 
-def test_plan_picks_largest_max_epochs_that_fits():
-    plan = plan_search(100, seconds_per_epoch=0.1, seconds_per_trial=0.5, max_epochs_cap=81, reserve_seconds=10)
-    trials, epochs = iteration_cost(plan.max_epochs, 3)
-    assert trials * 0.5 + epochs * 0.1 <= 90
-    bigger = iteration_cost(plan.max_epochs + 1, 3)
-    assert plan.max_epochs == 81 or bigger[0] * 0.5 + bigger[1] * 0.1 > 90
+def _seconds(max_epochs: int, brackets: int) -> float:
+    trials, epochs = iteration_cost(max_epochs, 3, brackets)
+    return trials * 0.5 + epochs * 0.1
 
 
-def test_plan_floor_is_three_epochs_when_budget_is_short():
-    plan = plan_search(5, seconds_per_epoch=1.0, seconds_per_trial=1.0, max_epochs_cap=50, reserve_seconds=1)
-    assert plan.max_epochs == 3
+@pytest.mark.parametrize("budget", [20, 60, 100, 300, 1000, 20000])
+def test_plan_runs_the_most_brackets_that_fit_and_never_fewer_epochs(budget):
+    """A short budget drops brackets (configurations), never the epochs the top rung trains."""
+    plan = plan_search(budget, seconds_per_epoch=0.1, seconds_per_trial=0.5, max_epochs=40, reserve_seconds=10)
+    assert plan.max_epochs == 40
+    fitting = [k for k in range(1, n_brackets(40, 3) + 1) if _seconds(40, k) <= budget - 10]
+    assert plan.brackets == max(fitting, default=1)
+    assert plan.iteration_seconds == pytest.approx(_seconds(40, plan.brackets))
 
 
-@pytest.mark.parametrize("factor", [2, 3, 4])
-def test_iteration_cost_never_decreases_with_max_epochs(factor):
-    """plan_search bisects on max_epochs, which is exact only while this holds."""
-    costs = [iteration_cost(m, factor) for m in range(1, 3000)]
-    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(costs, costs[1:]))
+def test_one_bracket_is_the_floor_even_when_it_does_not_fit():
+    plan = plan_search(8, seconds_per_epoch=1.0, seconds_per_trial=1.0, max_epochs=50, reserve_seconds=1)
+    assert (plan.brackets, plan.max_epochs) == (1, 50)
 
 
-@pytest.mark.parametrize("budget", [15, 100, 1000, 20000])
-def test_plan_bisection_matches_the_largest_fitting_max_epochs(budget):
-    plan = plan_search(budget, seconds_per_epoch=0.05, seconds_per_trial=0.2, max_epochs_cap=500, reserve_seconds=5)
-    fits = [m for m in range(3, 501) if sum(c * s for c, s in zip(iteration_cost(m, 3), (0.2, 0.05))) <= budget - 5]
-    assert plan.max_epochs == max(fits, default=3)
+def test_an_iteration_costs_more_with_every_bracket_added():
+    """plan_search adds brackets while the next one fits, which is exact only while this holds."""
+    for max_epochs in range(1, 400):
+        costs = [iteration_cost(max_epochs, 3, k) for k in range(1, n_brackets(max_epochs, 3) + 1)]
+        assert all(a[0] < b[0] and a[1] < b[1] for a, b in zip(costs, costs[1:]))
+    assert iteration_cost(81, 3, n_brackets(81, 3)) == iteration_cost(81, 3)
 
 
-def test_plan_with_a_huge_cap_costs_log_many_evaluations(monkeypatch):
-    """--set max_epochs=1000000 once looped over every epoch count (110 s) and ignored the budget."""
-    from autoann.search import _budget
-
-    calls = []
-    monkeypatch.setattr(_budget, "iteration_cost", lambda m, f: calls.append(m) or iteration_cost(m, f))
-    plan = plan_search(60, seconds_per_epoch=0.1, seconds_per_trial=0.5, max_epochs_cap=1_000_000, reserve_seconds=10)
-    assert len(calls) <= 25 and plan.max_epochs < 100
+def test_one_bracket_trains_every_configuration_to_max_epochs():
+    assert [(r.models, r.epochs) for r in hyperband_schedule(81, 3, brackets=1)] == [(5, 81)]
 
 
 def test_budget_too_small_names_the_minimum():
     with pytest.raises(BudgetError, match="at least --time-budget"):
-        plan_search(5, seconds_per_epoch=1.0, seconds_per_trial=2.0, max_epochs_cap=10, reserve_seconds=4)
+        plan_search(5, seconds_per_epoch=1.0, seconds_per_trial=2.0, max_epochs=10, reserve_seconds=4)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [(90, 90.0), ("90", 90.0), ("90s", 90.0), ("5m", 300.0),

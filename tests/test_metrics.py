@@ -19,7 +19,7 @@ def test_binary_metrics_from_one_probability_column():
     assert out["f1"] == pytest.approx(skm.f1_score(codes, (p[:, 0] > 0.5).astype(int)))
     assert out["roc_auc"] == pytest.approx(skm.roc_auc_score(codes, p[:, 0]))
     assert out["log_loss"] == pytest.approx(skm.log_loss(codes, p[:, 0]))
-    assert set(out) == {"accuracy", "balanced_accuracy", "f1", "roc_auc", "log_loss"}
+    assert set(out) == {"accuracy", "balanced_accuracy", "f1", "f1_macro", "roc_auc", "log_loss"}
     assert all(type(v) is float for v in out.values())
 
 

@@ -76,11 +76,11 @@ def test_count_dense_params():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"task": "binary"}, {"output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy", "metric": "auc"}),
+        ({"task": "binary"}, {"output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy", "metric": "accuracy"}),
         ({"task": "multiclass", "n_classes": 7},
-         {"output_units": 7, "output_activation": "softmax", "loss": "sparse_categorical_crossentropy", "metric": "log_loss"}),
+         {"output_units": 7, "output_activation": "softmax", "loss": "sparse_categorical_crossentropy", "metric": "accuracy"}),
         ({"task": "regression", "target_min": -3.0, "target_max": 40.0},
-         {"output_units": 1, "output_activation": "linear", "loss": "mse", "metric": "rmse", "target_scaling": "standardize"}),
+         {"output_units": 1, "output_activation": "linear", "loss": "mse", "metric": "r2", "target_scaling": "standardize"}),
         ({"task": "multi_regression", "n_targets": 3},
          {"output_units": 3, "output_activation": "linear", "loss": "mse", "target_scaling": "standardize"}),
         ({"task": "regression", "target_positive": True, "target_min": 0.5, "target_max": 8.0},
@@ -139,13 +139,32 @@ def test_uncertainty_adds_mc_dropout_with_real_dropout():
 
 @pytest.mark.parametrize(
     ("changes", "expected"),
-    [({"imbalance_ratio": 9.0}, ["balanced"]), ({"imbalance_ratio": 2.0}, ["none", "balanced"]),
+    [({"imbalance_ratio": 9.0}, ("none", ["none", "balanced"])), ({"imbalance_ratio": 2.0}, ("none", ["none", "balanced"])),
      ({"imbalance_ratio": 1.1}, None), ({"task": "regression", "imbalance_ratio": 1.0}, None),
-     ({"task": "multiclass", "n_classes": 4, "imbalance_ratio": 20.0}, ["balanced"])],
+     ({"imbalance_ratio": 9.0, "metric": "balanced_accuracy"}, ("balanced", ["balanced", "none"])),
+     ({"imbalance_ratio": 1.1, "metric": "f1_macro"}, None),
+     ({"task": "multiclass", "n_classes": 4, "imbalance_ratio": 20.0, "metric": "f1_macro"},
+      ("balanced", ["balanced", "none"]))],
 )
-def test_imbalance_gets_class_weights(changes, expected):
+def test_imbalance_makes_class_weights_a_choice_led_by_the_metric(changes, expected):
+    """Weighting trades accuracy for balanced accuracy: searched, first tried when the metric weighs classes equally."""
     space = rec(**changes).space
-    assert (space["class_weight"].candidates() if "class_weight" in space else None) == expected
+    found = (space["class_weight"].default, space["class_weight"].candidates()) if "class_weight" in space else None
+    assert found == expected
+
+
+@pytest.mark.parametrize(("task", "metric"), [("binary", "r2"), ("regression", "accuracy"), ("multiclass", "rmse")])
+def test_a_metric_of_another_task_is_refused_with_the_ones_that_apply(task, metric):
+    from autoann.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=f"--metric {metric} does not apply to a {task} target.*choose one of"):
+        recommend(dict(DEFAULT_FACTS, task=task, n_classes=3 if task == "multiclass" else 2), metric=metric)
+
+
+def test_the_metric_asked_for_is_the_spaces_and_says_why():
+    result = recommend(dict(DEFAULT_FACTS), metric="f1_macro")
+    assert result.space.fixed("metric") == "f1_macro"
+    assert "GOAL-METRIC" in result.space["metric"].rules
 
 
 def test_batch_size_scales_with_data():
@@ -247,15 +266,16 @@ class FakeProfile:
     def __init__(self):
         self.asked = None
 
-    def facts(self, goal, sparse, uncertainty, backbone):
-        self.asked = (goal, sparse, uncertainty, backbone)
-        return {**DEFAULT_FACTS, "goal": goal, "sparse": sparse, "uncertainty": uncertainty, "backbone": backbone}
+    def facts(self, goal, sparse, uncertainty, backbone, metric):
+        self.asked = (goal, sparse, uncertainty, backbone, metric)
+        return {**DEFAULT_FACTS, "goal": goal, "sparse": sparse, "uncertainty": uncertainty, "backbone": backbone,
+                "metric": metric}
 
 
 def test_recommend_asks_the_profile_for_its_facts():
     profile = FakeProfile()
     result = recommend(profile, goal="latency", sparse=True, pins=["batch_size=64"])
-    assert profile.asked == ("latency", True, False, False)
+    assert profile.asked == ("latency", True, False, False, "")
     assert result.facts["goal"] == "latency" and result.space.fixed("batch_size") == 64
 
 

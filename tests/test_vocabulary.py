@@ -32,8 +32,8 @@ def test_value_falls_back_to_the_declared_default():
 
 
 def test_setting_and_largest_use_the_declared_default():
-    space = SearchSpace.from_dict({"hyperparameters": {"n_layers": {"int": [1, 4]}, "metric": "auc"}})
-    assert space.setting("metric") == "auc" and space.setting("numeric_scaling") == "standardize"
+    space = SearchSpace.from_dict({"hyperparameters": {"n_layers": {"int": [1, 4]}, "metric": "roc_auc"}})
+    assert space.setting("metric") == "roc_auc" and space.setting("numeric_scaling") == "standardize"
     assert space.largest("n_layers") == 4 and space.largest("units_min") == 8
     with pytest.raises(ValueError, match="can be searched"):
         space.setting("n_layers")
@@ -107,7 +107,7 @@ def test_fixed_only_names_are_refused_as_a_choice(name, where):
 
 @pytest.mark.parametrize("where", [_space_file, _set_option, _rule_file])
 def test_the_message_says_to_fix_one_value(where):
-    with pytest.raises(SpaceError, match=r"'metric' takes one value per run .* fix one value, e\.g\. 'metric(: |=)auc'"):
+    with pytest.raises(SpaceError, match=r"'metric' takes one value per run .* fix one value, e\.g\. 'metric(: |=)accuracy'"):
         where("metric")
 
 

@@ -61,6 +61,8 @@ TargetOpt = typer.Option(None, "--target", "-t", help="Target column (repeat for
 TaskOpt = typer.Option(None, "--task", help="Override the inferred task: binary, multiclass, regression, multi_regression.")
 DATA_HELP = "CSV or Parquet file; or images: a folder with one sub-folder per class, or a .npz with x and y."
 GoalOpt = typer.Option("balanced", "--goal", help="balanced, accuracy or latency (G-DEF-3).")
+MetricOpt = typer.Option(None, "--metric", help="What the search optimizes on validation and reports first: accuracy "
+                         "(default), balanced_accuracy, f1_macro, roc_auc, log_loss; regression: r2 (default), rmse, mae.")
 SparseOpt = typer.Option(False, "--sparse", help="Ask for a sparse model (L1 penalty, G-DEF-3).")
 UncertaintyOpt = typer.Option(False, "--uncertainty", help="Ask for predictive uncertainty (MC dropout, G-REG-5).")
 RulesOpt = typer.Option(None, "--rules", help="Extra rule file(s) that extend or override the built-in rules.")
@@ -104,6 +106,7 @@ def recommend(
     target: List[str] = TargetOpt,
     task: Optional[str] = TaskOpt,
     goal: str = GoalOpt,
+    metric: Optional[str] = MetricOpt,
     sparse: bool = SparseOpt,
     uncertainty: bool = UncertaintyOpt,
     rules: Optional[List[Path]] = RulesOpt,
@@ -120,6 +123,9 @@ def recommend(
         early.require_files(rules or [], "rule file", "--rules")
         early.require_backbone(backbone)
         early.require_output(output, overwrite)
+        from autoann.params import validate_params
+
+        validate_params("recommend", {"metric": metric})
         from autoann.cli import _display as display
         from autoann.profiling import profile as profile_data
         from autoann.rules import recommend as recommend_space
@@ -132,7 +138,7 @@ def recommend(
             import_quietly()  # reading the file needs Keras: without TensorFlow's C++ start-up lines
             check_backbone(backbone, prof)
         result = recommend_space(prof, goal=goal, sparse=sparse, uncertainty=uncertainty,
-                                 rules=rules or [], pins=set_ or [], backbone=backbone is not None)
+                                 rules=rules or [], pins=set_ or [], backbone=backbone is not None, metric=metric)
         display.show_data_notes(_console(), prof)
         display.show_space(_console(), result, explain=explain)
         if output is not None:
@@ -149,6 +155,7 @@ def train(
     task: Optional[str] = TaskOpt,
     space: Optional[Path] = typer.Option(None, "--space", help="A search space YAML (from `recommend -o`, edited or not)."),
     goal: str = GoalOpt,
+    metric: Optional[str] = MetricOpt,
     sparse: bool = SparseOpt,
     uncertainty: bool = UncertaintyOpt,
     rules: Optional[List[Path]] = RulesOpt,
@@ -180,7 +187,7 @@ def train(
         early.require_files(rules or [], "rule file", "--rules")
         early.require_backbone(backbone)
         validate_params("train", {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
-                                  "seed": seed, "test_size": test_size, "goal": goal})
+                                  "seed": seed, "test_size": test_size, "goal": goal, "metric": metric})
         run_dir = output if output is not None else default_run_dir(str(data))
         check_run_output(run_dir, str(data), overwrite, resume)
         from autoann._tf import import_quietly
@@ -192,7 +199,8 @@ def train(
         try:
             with early.sigterm_as_ctrl_c(), SearchProgress(console, parse_duration(time_budget), resume) as progress:
                 result = train_model(
-                    data, target, task=task, space=space, goal=goal, sparse=sparse, uncertainty=uncertainty,
+                    data, target, task=task, space=space, goal=goal, metric=metric, sparse=sparse,
+                    uncertainty=uncertainty,
                     rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
                     max_epochs=max_epochs, seed=seed, test_size=test_size, output=run_dir, overwrite=overwrite,
                     resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,

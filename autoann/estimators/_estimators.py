@@ -61,6 +61,7 @@ class _AutoANNEstimator(BaseEstimator):
         max_trials: int | None = None,
         max_epochs: int | None = None,
         goal: str = "balanced",
+        metric: str | None = None,
         rules: list[str] | None = None,
         pins: dict[str, Any] | None = None,
         validation_fraction: float = 0.2,
@@ -72,6 +73,7 @@ class _AutoANNEstimator(BaseEstimator):
         self.max_trials = max_trials
         self.max_epochs = max_epochs
         self.goal = goal
+        self.metric = metric
         self.rules = rules
         self.pins = pins
         self.validation_fraction = validation_fraction
@@ -122,7 +124,7 @@ class _AutoANNEstimator(BaseEstimator):
 
         owner = type(self).__name__
         dataset = load_data(frame, y, task=task, task_reason=why, sample_weight=sample_weight)
-        knobs = dict(goal=self.goal, rules=[str(r) for r in self.rules or ()],
+        knobs = dict(goal=self.goal, metric=self.metric, rules=[str(r) for r in self.rules or ()],
                      pins=_u.pin_assignments(self.pins), time_budget=self.time_budget,
                      max_trials=self.max_trials, max_epochs=self.max_epochs, seed=int(self.random_state or 0),
                      test_size=0.0, validation_size=float(self.validation_fraction), verbose=int(self.verbose),
@@ -214,6 +216,10 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         Cap on the epochs of any candidate (pins the ``max_epochs`` hyperparameter).
     goal : {"balanced", "accuracy", "latency"}, default="balanced"
         What the recommended search space favours.
+    metric : str or None, default=None
+        What the search optimizes on the validation split and picks the final model by: "accuracy" (None),
+        "balanced_accuracy", "f1_macro", "roc_auc" or "log_loss" (the regressor: "r2" (None), "rmse" or
+        "mae"). ``score`` stays scikit-learn's (accuracy / R2) whatever this says.
     rules : list of str or None, default=None
         Extra rule files, added to (and overriding) autoann's rule base.
     pins : dict or None, default=None

@@ -51,6 +51,7 @@ FACTS: dict[str, Fact] = {
     "backbone": Fact("bool", "local pretrained weights were given for transfer learning (--backbone)"),
     # what the user asked for
     "goal": Fact("str", "balanced, accuracy or latency"),
+    "metric": Fact("str", "the metric asked for with --metric ('' when none: the task's default)"),
     "sparse": Fact("bool", "a sparse model (L1) was asked for"),
     "uncertainty": Fact("bool", "predictive uncertainty (MC dropout) was asked for"),
     "cpu_count": Fact("int", "CPU cores on this machine"),

@@ -93,7 +93,7 @@ class Profile:
         return [c for c in self.columns if c.kept]
 
     def facts(self, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
-              backbone: bool = False) -> dict[str, Any]:
+              backbone: bool = False, metric: str = "") -> dict[str, Any]:
         """The facts the rule conditions test: exactly the keys of :data:`autoann.profiling._facts.FACTS`."""
         validate_params("Profile.facts", {"goal": goal})
         kept, t = self.kept, self.target
@@ -115,6 +115,7 @@ class Profile:
             "image_channels": self.image.channels if self.image else 0,
             "image_sizes_vary": bool(self.image and self.image.sizes_vary), "backbone": bool(backbone),
             "goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty), "cpu_count": os.cpu_count() or 1,
+            "metric": metric,
         }
         cast = {"int": int, "float": float, "bool": bool, "str": str}
         return {name: cast[fact.kind](facts[name]) for name, fact in FACTS.items()}

@@ -122,7 +122,8 @@ def recommend_from_facts(facts: Mapping[str, Any], rule_sets: Sequence[Rule] | N
 
 
 def recommend(profile: Any, *, goal: str = "balanced", sparse: bool = False, uncertainty: bool = False,
-              rules: Sequence[str | Path] = (), pins: Sequence[str] = (), backbone: bool = False) -> Recommendation:
+              rules: Sequence[str | Path] = (), pins: Sequence[str] = (), backbone: bool = False,
+              metric: str | None = None) -> Recommendation:
     """The explained search space for a profiled dataset.
 
     ``profile`` is an :class:`autoann.profiling._profile.Profile` (or a mapping of its
@@ -130,13 +131,20 @@ def recommend(profile: Any, *, goal: str = "balanced", sparse: bool = False, unc
     replacing built-in rules with the same id; ``pins`` are ``name=value``
     strings (``--set``), applied after the rules. ``backbone``: local
     pretrained weights were given for transfer learning (``--backbone``).
+    ``metric``: what the search optimizes (``--metric``; None: the task's default,
+    :data:`autoann.metrics.DEFAULT_METRIC`), checked against the task.
     """
     validate_params("recommend", {"goal": goal})
-    asked = {"goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty), "backbone": bool(backbone)}
+    asked = {"goal": goal, "sparse": bool(sparse), "uncertainty": bool(uncertainty), "backbone": bool(backbone),
+             "metric": metric or ""}
     if isinstance(profile, Mapping):
         facts = {**profile, **asked}
     else:
         facts = profile.facts(**asked)
+    if metric:
+        from autoann.metrics import check_metric
+
+        check_metric(metric, facts["task"])
     return recommend_from_facts(facts, load_rules(list(rules)), pins)
 
 

@@ -65,7 +65,7 @@ DEFAULT_FACTS: dict[str, Any] = {
     "target_in_unit_interval": False, "target_symmetric_bounded": False,
     "target_outlier_fraction": 0.0, "image_height": 0, "image_width": 0, "image_channels": 0,
     "image_sizes_vary": False, "backbone": False,
-    "goal": "balanced", "sparse": False, "uncertainty": False, "cpu_count": 2,
+    "goal": "balanced", "sparse": False, "uncertainty": False, "cpu_count": 2, "metric": "",
 }
 
 

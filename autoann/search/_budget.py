@@ -2,10 +2,11 @@
 
 Keras Tuner's Hyperband has no time budget and its docstring's cost estimate
 is off by up to 2.7x, so autoann replays the oracle's exact schedule
-(:func:`hyperband_schedule`) and sizes ``max_epochs`` so that at least one full
-Hyperband iteration fits the time left after reserving the refit and the
-export (:func:`plan_search`). The search then repeats iterations until the
-deadline.
+(:func:`hyperband_schedule`). ``max_epochs`` is what the space's default network
+needed before early stopping ended it; :func:`plan_search` then chooses how many
+brackets an iteration runs so that one iteration fits the time left after
+reserving the final model and the export. The search repeats iterations until
+the deadline.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ class Round:
     epochs: int  # cumulative epochs each model reaches in this round
 
 
-def _n_brackets(max_epochs: int, factor: int) -> int:
-    # Mirrors Keras Tuner's HyperbandOracle (tests/test_budget.py replays the real oracle).
+def n_brackets(max_epochs: int, factor: int) -> int:
+    """Brackets of a full Hyperband iteration. Mirrors Keras Tuner's HyperbandOracle
+    (tests/test_budget.py replays the real oracle)."""
     epochs, brackets = max_epochs, 0
     while epochs >= 1:
         epochs /= factor
@@ -34,9 +36,12 @@ def _n_brackets(max_epochs: int, factor: int) -> int:
     return brackets
 
 
-def hyperband_schedule(max_epochs: int, factor: int) -> list[Round]:
-    """Every round of one Hyperband iteration, most aggressive bracket first."""
-    brackets = _n_brackets(max_epochs, factor)
+def hyperband_schedule(max_epochs: int, factor: int, brackets: int | None = None) -> list[Round]:
+    """Every round of one Hyperband iteration, most aggressive bracket first.
+
+    ``brackets`` keeps only that many of the least aggressive brackets (all by default).
+    """
+    brackets = n_brackets(max_epochs, factor) if brackets is None else brackets
     end_size = math.ceil(1 + math.log(max_epochs, factor))  # as Keras Tuner's HyperbandOracle sizes rounds
     out = []
     for b in reversed(range(brackets)):
@@ -47,11 +52,11 @@ def hyperband_schedule(max_epochs: int, factor: int) -> list[Round]:
     return out
 
 
-def iteration_cost(max_epochs: int, factor: int) -> tuple[int, int]:
+def iteration_cost(max_epochs: int, factor: int, brackets: int | None = None) -> tuple[int, int]:
     """(trials, epochs) of one iteration; a promoted trial trains only its new epochs."""
     trials = epochs = 0
     previous: dict[int, int] = {}
-    for rnd in hyperband_schedule(max_epochs, factor):
+    for rnd in hyperband_schedule(max_epochs, factor, brackets):
         trials += rnd.models
         epochs += rnd.models * (rnd.epochs - previous.get(rnd.bracket, 0))
         previous[rnd.bracket] = rnd.epochs
@@ -72,13 +77,18 @@ class SearchPlan:
     iteration_seconds: float
     search_seconds: float
     reserve_seconds: float
+    #: brackets per Hyperband iteration (the least aggressive ones); 0 in plans of earlier versions: all
+    brackets: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
     def describe(self) -> str:
+        full = n_brackets(self.max_epochs, self.factor)
+        brackets = self.brackets or full
         return (
-            f"Hyperband max_epochs={self.max_epochs}, factor={self.factor}: one iteration = "
+            f"Hyperband max_epochs={self.max_epochs} (what the default network needed to stop early), "
+            f"factor={self.factor}, {brackets} of {full} brackets: one iteration = "
             f"{self.iteration_trials} trials, {self.iteration_epochs} epochs, "
             f"~{self.iteration_seconds:.0f}s (measured {self.seconds_per_epoch * 1000:.0f} ms/epoch, "
             f"{self.seconds_per_trial:.1f}s/trial overhead); search {self.search_seconds:.0f}s, "
@@ -91,17 +101,20 @@ def plan_search(
     *,
     seconds_per_epoch: float,
     seconds_per_trial: float,
-    max_epochs_cap: int,
+    max_epochs: int,
     reserve_seconds: float,
     factor: int = 3,
 ) -> SearchPlan:
-    """Choose Hyperband's ``max_epochs`` so one full iteration fits the budget.
+    """Choose how many Hyperband brackets an iteration runs so that it fits the budget.
 
-    ``budget_seconds`` is what is left for search + refit + export;
-    ``reserve_seconds`` of it is kept for the final model and export. The
-    largest ``max_epochs`` up to ``max_epochs_cap`` whose iteration fits wins
-    (longer training finds better models, G-BATCH-2); below 3 epochs Hyperband
-    cannot discard anything, so 3 is the floor unless the cap is lower.
+    ``budget_seconds`` is what is left for search + final model + export;
+    ``reserve_seconds`` of it is kept for the final model and export.
+    ``max_epochs`` (the epochs the default network trained before early stopping
+    ended it) is what every configuration reaching the top rung trains: a short
+    budget runs fewer brackets (fewer configurations, culled less
+    aggressively), never fewer epochs (G-BATCH-2). One bracket is the least:
+    if even its configurations do not all fit, the search runs as many as
+    the deadline allows, each to ``max_epochs``.
     """
     search_seconds = budget_seconds - reserve_seconds
     minimum = seconds_per_trial + seconds_per_epoch
@@ -113,23 +126,18 @@ def plan_search(
             f"(or use a smaller space)."
         )
 
-    def cost(m: int) -> tuple[int, int, float]:
-        trials, epochs = iteration_cost(m, factor)
+    def cost(brackets: int) -> tuple[int, int, float]:
+        trials, epochs = iteration_cost(max_epochs, factor, brackets)
         return trials, epochs, trials * seconds_per_trial + epochs * seconds_per_epoch
 
-    # An iteration's trials and epochs never decrease as max_epochs grows (tests/test_budget.py checks it),
-    # so the largest fitting max_epochs is found by bisection: O(log cap), whatever --set max_epochs says.
-    chosen, high = min(3, max_epochs_cap), max_epochs_cap
-    while chosen < high:
-        middle = (chosen + high + 1) // 2
-        if cost(middle)[2] <= search_seconds:
-            chosen = middle
-        else:
-            high = middle - 1
+    # An iteration's cost grows with every bracket added (tests/test_budget.py checks it).
+    chosen = 1
+    while chosen < n_brackets(max_epochs, factor) and cost(chosen + 1)[2] <= search_seconds:
+        chosen += 1
     trials, epochs, seconds = cost(chosen)
     return SearchPlan(
         budget_seconds=budget_seconds,
-        max_epochs=chosen,
+        max_epochs=max_epochs,
         factor=factor,
         seconds_per_epoch=seconds_per_epoch,
         seconds_per_trial=seconds_per_trial,
@@ -138,4 +146,5 @@ def plan_search(
         iteration_seconds=seconds,
         search_seconds=search_seconds,
         reserve_seconds=reserve_seconds,
+        brackets=chosen,
     )

@@ -12,6 +12,9 @@ import math
 import time
 
 import keras
+import numpy as np
+
+from autoann.metrics import search_score
 
 #: 1cycle shape (Smith 2018, G-LR-3): rise from peak/START_DIV over the first
 #: 45% of steps, fall back over the next 45%, then anneal to peak/END_DIV.
@@ -112,3 +115,31 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
+
+
+class ValidationMetric(keras.callbacks.Callback):
+    """Log ``val_<metric>`` after every epoch, computed like the test split's score.
+
+    It must run before the callbacks that read the value (early stopping, the
+    tuner's objective), so the fit puts it first. The network is called on the
+    validation inputs directly in chunks: no predict function to trace per trial.
+    """
+
+    CHUNK = 8192
+
+    def __init__(self, metric: str, task: str, x_val: dict[str, np.ndarray], y_val: np.ndarray,
+                 w_val: np.ndarray | None = None):
+        super().__init__()
+        self.metric, self.task = metric, task
+        self.x_val, self.y_val, self.w_val = x_val, y_val, w_val
+        self.n = len(y_val)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or not self.n:
+            return
+        parts = [
+            np.asarray(self.model({k: v[i:i + self.CHUNK] for k, v in self.x_val.items()}, training=False))
+            for i in range(0, self.n, self.CHUNK)
+        ]
+        logs[f"val_{self.metric}"] = search_score(self.metric, self.task, self.y_val, np.concatenate(parts),
+                                                  self.w_val)

@@ -16,8 +16,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from autoann.search._callbacks import Deadline, Diverged, DivergenceGuard, EpochSchedule, EpochTimer
-from autoann.search._network import OBJECTIVES, WEIGHTED_FLAG, compile_network, peak_learning_rate
+from autoann.search._callbacks import (Deadline, Diverged, DivergenceGuard, EpochSchedule, EpochTimer,
+                                       ValidationMetric)
+from autoann.search._network import (WEIGHTED_FLAG, compile_network, objective_of, peak_learning_rate,
+                                     stop_monitor)
 from autoann.space import value
 
 VALIDATION_BATCH = 4096
@@ -46,6 +48,15 @@ class TrainingData:
     @property
     def n_train(self) -> int:
         return len(self.y_train)
+
+    def with_validation_rows(self) -> "TrainingData":
+        """The training and validation rows together, to train on (the validation part is kept only as such)."""
+        def both(a, b):
+            return None if a is None or b is None else np.concatenate([a, b])
+
+        x = {k: np.concatenate([v, self.x_val[k]]) for k, v in self.x_train.items()}
+        return TrainingData(x, np.concatenate([self.y_train, self.y_val]), self.x_val, self.y_val,
+                            self.class_weight, w_train=both(self.w_train, self.w_val), w_val=self.w_val)
 
     @property
     def sample_weighted(self) -> bool:
@@ -98,6 +109,15 @@ class FitRecord:
     diverged: str = ""
     epoch_seconds: list[float] = field(default_factory=list)
     history: dict[str, list[float]] = field(default_factory=dict)
+    #: index into ``history`` of the epoch whose weights the network kept (early stopping restores the best)
+    best_index: int = -1
+    #: the validation objective at that epoch (None without validation, or when it was not computed)
+    score: float | None = None
+
+    @property
+    def best_epochs(self) -> int:
+        """Epochs of this fit up to and including the kept one."""
+        return self.best_index + 1 if self.best_index >= 0 else self.epochs_run
 
 
 def fit_network(
@@ -111,25 +131,29 @@ def fit_network(
     seed: int = 0,
     verbose: int = 0,
     callbacks: list[Any] | None = None,
+    validate: bool = True,
 ) -> FitRecord:
-    """Train with early stopping, the chosen schedule, divergence and deadline guards."""
+    """Train with early stopping, the chosen schedule, divergence and deadline guards.
+
+    After every epoch the validation objective (``val_<metric>``) is computed
+    like the test split's score; early stopping keeps the best epoch's weights.
+    ``validate=False`` trains exactly ``epochs`` epochs with no validation and no
+    early stopping: the final refit on every row, which leaves nothing to validate on.
+    """
     batch_size = int(value(values, "batch_size"))
     steps = math.ceil(data.n_train / batch_size)
-    name, direction = OBJECTIVES[value(values, "metric")]
+    metric = value(values, "metric")
+    monitor, direction = stop_monitor(metric) if validate else ("loss", "min")
     guard, timer = Deadline(deadline), EpochTimer()
-    cbs = list(callbacks or []) + [
-        DivergenceGuard(),
-        guard,
-        timer,
-        keras.callbacks.EarlyStopping(
-            monitor=name, mode=direction, patience=int(value(values, "patience")), restore_best_weights=True
-        ),
-    ]
+    stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode=direction, patience=int(value(values, "patience")),
+                                            restore_best_weights=True)
+    first = [ValidationMetric(metric, value(values, "task"), data.x_val, data.y_val, data.w_val)] if validate else []
+    cbs = first + list(callbacks or []) + [DivergenceGuard(), guard, timer] + ([stopper] if validate else [])
     schedule = value(values, "schedule")
     if schedule in ("one_cycle", "exponential"):
         cbs.append(EpochSchedule(schedule, peak_learning_rate(values), epochs, initial_epoch, steps))
     elif schedule == "performance":
-        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=name, mode=direction, factor=0.5,
+        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=direction, factor=0.5,
                                                      patience=max(1, int(value(values, "patience")) // 2)))
     if data.sample_weighted and not getattr(model, WEIGHTED_FLAG, False):
         # A network built without knowing the data is weighted (the calibration,
@@ -140,7 +164,7 @@ def fit_network(
     try:
         history = model.fit(
             data.train_dataset(batch_size, seed, value(values, "class_weight") == "balanced"),
-            validation_data=data.val_dataset(),
+            validation_data=data.val_dataset() if validate else None,
             epochs=epochs,
             initial_epoch=initial_epoch,
             callbacks=cbs,
@@ -154,6 +178,12 @@ def fit_network(
     record.epochs_run = len(next(iter(record.history.values()), []))
     record.cut = guard.cut
     record.epoch_seconds = timer.seconds
+    if record.epochs_run:
+        kept = stopper.best_epoch - initial_epoch if validate and stopper.best_weights is not None else -1
+        record.best_index = kept if 0 <= kept < record.epochs_run else record.epochs_run - 1
+        scores = record.history.get(objective_of(metric)[0])
+        if validate and scores:
+            record.score = float(scores[record.best_index])
     return record
 
 

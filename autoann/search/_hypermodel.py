@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -9,9 +10,9 @@ import keras_tuner as kt
 
 from autoann.search._fit import FitRecord, TrainingData, fit_network
 from autoann.search._hyperparameters import declare
-from autoann.search._network import build_network
+from autoann.search._network import build_network, objective_of
 from autoann.search._preprocessing import Preprocessing
-from autoann.space import SearchSpace
+from autoann.space import SearchSpace, value
 
 
 class AutoANNHyperModel(kt.HyperModel):
@@ -41,6 +42,8 @@ class AutoANNHyperModel(kt.HyperModel):
         self.last = record
         if record.diverged:
             raise kt.errors.FailedTrialError(f"diverged: {record.diverged} (G-GRAD-4)")
-        history = keras.callbacks.History()
-        history.history = record.history
-        return history
+        if record.score is None or not math.isfinite(record.score):
+            raise kt.errors.FailedTrialError(f"no finite validation {values.get('metric')} was computed")
+        # The trial's score is the metric at the epoch whose weights it keeps (early stopping restored them),
+        # not the best of every epoch: the checkpoint and the score then describe the same network.
+        return {objective_of(value(values, "metric"))[0]: record.score}

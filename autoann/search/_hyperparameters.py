@@ -13,13 +13,13 @@ from typing import Any
 
 import keras_tuner as kt
 
-from autoann.search._network import OBJECTIVES
+from autoann.search._network import objective_of
 from autoann.space import KNOWN, SearchSpace
 
 
 def objective(space: SearchSpace) -> kt.Objective:
-    """What Hyperband optimizes: the validation log of the space's metric, in its direction."""
-    name, direction = OBJECTIVES[space.setting("metric")]
+    """What Hyperband optimizes: the space's metric on the validation split, in its direction."""
+    name, direction = objective_of(space.setting("metric"))
     return kt.Objective(name, direction)
 
 

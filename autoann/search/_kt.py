@@ -50,6 +50,14 @@ HOOKS: tuple[Hook, ...] = (
          "keep the checkpoints of running trials"),
     Hook(kt.oracles.HyperbandOracle, "max_trials", None,
          "stop creating trials at the deadline (create_trial returns STOPPED once len(trials) >= max_trials)"),
+    Hook(kt.oracles.HyperbandOracle, "min_epochs", None,
+         "run fewer, less aggressive brackets on a short budget (_get_num_brackets counts down to it)"),
+    Hook(kt.oracles.HyperbandOracle, "_get_num_brackets", (),
+         "restart the first iteration at the most aggressive bracket left"),
+    Hook(kt.oracles.HyperbandOracle, "_current_bracket", None,
+         "restart the first iteration at the most aggressive bracket left"),
+    Hook(kt.oracles.HyperbandOracle, "_start_new_bracket", (),
+         "open that bracket"),
 )
 
 
@@ -77,6 +85,20 @@ class HyperbandAdapter(kt.Hyperband):
         ``max_trials`` is not saved in ``oracle.json``, so a resumed search is unaffected.
         """
         self.oracle.max_trials = len(self.oracle.trials)
+
+    def limit_brackets(self, brackets: int) -> None:
+        """Run only the ``brackets`` least aggressive brackets of every Hyperband iteration.
+
+        Keras Tuner counts brackets down to ``min_epochs`` (always 1); raising it drops
+        the brackets that start many configurations at a few epochs each. Before the
+        first trial the first bracket is reopened; a resumed oracle keeps its own.
+        """
+        oracle: Any = self.oracle
+        oracle.min_epochs = oracle.max_epochs / oracle.factor ** (brackets - 1) * (1 - 1e-9)
+        if not oracle.trials:
+            oracle._current_bracket = oracle._get_num_brackets() - 1
+            oracle._brackets = []
+            oracle._start_new_bracket()
 
     def promotable_trial_ids(self) -> set[str]:
         """Trials that Hyperband may still promote or is running: their checkpoints must stay."""

@@ -16,18 +16,24 @@ from typing import Any
 import keras
 from keras import layers
 
+from autoann.metrics import higher_is_better
 from autoann.search._convnet import activated, backbone_features, conv_features
 from autoann.search._preprocessing import DENSE_INPUT, PIXELS_INPUT, Preprocessing, embed_key, layer_name
 from autoann.space import FAMILIES, layer_widths, value
 
-#: objective per metric: (Keras log name, direction)
-OBJECTIVES = {
-    "auc": ("val_auc", "max"),
-    "accuracy": ("val_accuracy", "max"),
-    "log_loss": ("val_loss", "min"),
-    "rmse": ("val_rmse", "min"),
-    "mae": ("val_mae", "min"),
-}
+#: metrics that move in coarse steps on a small validation split: early stopping within a trial watches
+#: the validation loss instead, and the trial is scored by the metric at the epoch it keeps
+COARSE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
+
+
+def objective_of(metric: str) -> tuple[str, str]:
+    """(the log name of the validation ``metric``, "max" or "min"): what Hyperband ranks trials by."""
+    return f"val_{metric}", "max" if higher_is_better(metric) else "min"
+
+
+def stop_monitor(metric: str) -> tuple[str, str]:
+    """(log name, direction) early stopping and reduce-on-plateau watch within one fit."""
+    return ("val_loss", "min") if metric in COARSE_METRICS else objective_of(metric)
 
 
 def family_parts(values: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +165,11 @@ WEIGHTED_FLAG = "_autoann_weighted_metrics"
 
 
 def compile_network(model: keras.Model, values: dict[str, Any], *, weighted: bool = False) -> None:
-    """Compile with the space's optimizer, loss and objective metric.
+    """Compile with the space's optimizer and loss, and metrics for the training curves.
+
+    The validation objective itself is computed after each epoch by
+    :class:`autoann.search._callbacks.ValidationMetric`, with the functions that
+    score the test split.
 
     Keras 3 applies sample weights to the loss and to ``weighted_metrics``
     only, never to ``metrics``; ``weighted`` puts the objective metric in
@@ -169,12 +179,12 @@ def compile_network(model: keras.Model, values: dict[str, Any], *, weighted: boo
     metric = value(values, "metric")
     task = value(values, "task")
     metrics: list[Any] = []
-    if metric == "auc":
-        metrics.append(keras.metrics.AUC(name="auc"))
-    elif metric == "accuracy":
+    if task in ("binary", "multiclass"):  # the training curve of accuracy, whatever the objective
         cls = keras.metrics.SparseCategoricalAccuracy if task == "multiclass" else keras.metrics.BinaryAccuracy
         metrics.append(cls(name="accuracy"))
-    elif metric == "rmse":
+    if metric == "roc_auc" and task == "binary":
+        metrics.append(keras.metrics.AUC(name="roc_auc"))
+    elif metric in ("rmse", "r2"):
         metrics.append(keras.metrics.RootMeanSquaredError(name="rmse"))
     elif metric == "mae":
         metrics.append(keras.metrics.MeanAbsoluteError(name="mae"))

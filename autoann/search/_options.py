@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """``calibrate``: time the space's default network first (seconds per epoch, per trial) to size
-    Hyperband to the budget; without it ``nominal_costs`` are assumed, so only a generous budget or
-    ``max_trials`` bounds the search. ``refit``: retrain the best configuration when time is left."""
+    """``calibrate``: train the space's default network first, the first candidate and the measure
+    (seconds per epoch and per trial, epochs to early stopping) Hyperband is sized from; without it
+    ``nominal_costs`` are assumed and ``max_epochs`` is the space's, so only a generous budget or
+    ``max_trials`` bounds the search. ``refit``: retrain the best configuration on every row (training +
+    validation) when time is left."""
 
     calibrate: bool = True
     refit: bool = True

@@ -23,19 +23,19 @@ OUTPUT_KEYS = ("task", "output_units", "output_activation", "loss")
 
 def resolve_space(profile: Profile, space: SearchSpace | Recommendation | str | Path | None, *, goal: str,
                   sparse: bool, uncertainty: bool, rules: Sequence[str | Path], pins: Sequence[str],
-                  backbone: bool = False) -> SearchSpace:
+                  backbone: bool = False, metric: str | None = None) -> SearchSpace:
     """The recommended space, or the caller's (a SearchSpace, a Recommendation or a YAML path; copied, with
-    ``pins`` applied) checked against the data."""
+    ``pins`` and the ``metric`` asked for applied) checked against the data."""
     from autoann.rules import recommend
     from autoann.space import parse_assignment
 
     if space is None:
         space = recommend(profile, goal=goal, sparse=sparse, uncertainty=uncertainty,
-                          rules=list(rules), pins=list(pins), backbone=backbone).space
+                          rules=list(rules), pins=list(pins), backbone=backbone, metric=metric).space
         check_outputs(space, profile, "--set")
         return space
     space, where = given_space(space, profile)
-    for pin in pins:
+    for pin in [*pins, *([f"metric={metric}"] if metric else [])]:
         space.pin(*parse_assignment(pin))
     missing = [name for name in OUTPUT_KEYS if name not in space]
     if missing:

@@ -1,6 +1,8 @@
-"""One search, end to end: :func:`run_search` calibrates the cost of an epoch
-and of a trial on this machine, sizes Hyperband to the budget, runs
-:class:`~autoann.search._tuner.BudgetedHyperband`, and returns the best network.
+"""One search, end to end: :func:`run_search` trains the space's default network
+first (the first candidate, and the measure of an epoch, a trial and the epochs
+a network needs here), sizes Hyperband to the budget, runs
+:class:`~autoann.search._tuner.BudgetedHyperband`, then refits the best
+configuration on every training row and calibrates its probabilities.
 """
 
 from __future__ import annotations
@@ -15,19 +17,21 @@ from typing import Any, Callable
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import pandas as pd
 
 from autoann.fitted_run import TrialEvent, TrialRow, leaderboard_frame
 from autoann.search import _options
 from autoann.errors import AutoANNError, BudgetError
 from autoann.search._budget import SearchPlan, plan_search
-from autoann.search._fit import TrainingData, fit_network
+from autoann.search._calibration import Calibration, fit_temperature
+from autoann.search._fit import VALIDATION_BATCH, FitRecord, TrainingData, fit_network
 from autoann.search._hypermodel import AutoANNHyperModel
 from autoann.search._hyperparameters import declare, objective
 from autoann.search._network import build_network
 from autoann.search._options import SearchOptions
 from autoann.search._preprocessing import Preprocessing
-from autoann.search._tuner import PROJECT, BudgetedHyperband
+from autoann.search._tuner import PROJECT, BudgetedHyperband, load_weights
 from autoann.space import SearchSpace, typed_values
 
 
@@ -46,6 +50,7 @@ class SearchResult:
     fit_seconds: float = 0.0
     search_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None
 
     @property
     def leaderboard(self) -> pd.DataFrame:
@@ -53,27 +58,62 @@ class SearchResult:
 
 
 #: Keras Tuner's own per-trial bookkeeping (trial/oracle JSON, checkpoint),
-#: added to the calibrated build + tracing cost.
+#: added to the measured build + tracing cost.
 TRIAL_BOOKKEEPING_SECONDS = 0.15
+#: the default network may take at most this share of what is left for the search and the final model
+DEFAULT_SHARE = 0.4
+#: the trial id of the default network in the leaderboard
+DEFAULT_TRIAL = "default"
+#: the final refit on every row may reserve at most this share of what the default network leaves
+FINAL_SHARE = 0.4
+DEFAULT_WEIGHTS = "default.weights.h5"
+DEFAULT_RECORD = "default_trial.json"
 
 
-def calibrate(space: SearchSpace, prep: Preprocessing, data: TrainingData, seed: int) -> tuple[float, float]:
-    """Measure (seconds per epoch, per-trial overhead) with the space's default network.
+@dataclass
+class Trained:
+    """A network the search may keep: its configuration, validation score and learning curves."""
 
-    The overhead is building + compiling + tracing (the first epoch's excess
-    over a steady one) + Keras Tuner's bookkeeping.
+    values: dict[str, Any]
+    score: float
+    history: dict[str, list[float]]
+    best_epochs: int  # epochs from scratch up to the kept one: what the final refit trains
+    label: str
+
+
+def train_default(space: SearchSpace, prep: Preprocessing, data: TrainingData, *, seed: int, deadline: float,
+                  workdir: Path, verbose: int = 0) -> tuple[TrialRow, FitRecord, float, float]:
+    """Train the space's default network until early stopping ends it (or ``deadline``).
+
+    The first candidate of every search (the rules' defaults encode strong
+    published settings) and the measurement the plan is sized from: the
+    epochs it needed become Hyperband's ``max_epochs``, its steady epochs the
+    cost of an epoch, its build and first-epoch excess the cost of a trial.
+    Returns its leaderboard row, its fit record, the seconds per epoch and per trial.
     """
-    values = declare(kt.HyperParameters(), space)
+    values = typed_values(declare(kt.HyperParameters(), space))
     keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    model = build_network(values, prep)
+    model = build_network(values, prep, weighted_metrics=data.sample_weighted)
     built = time.perf_counter() - start
-    record = fit_network(model, {**values, "schedule": "constant"}, data, epochs=3, seed=seed)
-    keras.backend.clear_session()
+    record = fit_network(model, values, data, epochs=int(space.largest("max_epochs")), deadline=deadline,
+                         seed=seed, verbose=verbose)
+    model.save_weights(workdir / DEFAULT_WEIGHTS)
     steady = sorted(record.epoch_seconds[1:])
     per_epoch = steady[len(steady) // 2] if steady else record.fit_seconds
     first = record.epoch_seconds[0] if record.epoch_seconds else record.fit_seconds
-    return per_epoch, built + max(first - per_epoch, 0.0) + TRIAL_BOOKKEEPING_SECONDS
+    overhead = built + max(first - per_epoch, 0.0) + TRIAL_BOOKKEEPING_SECONDS
+    score = record.score if record.score is not None and math.isfinite(record.score) else None
+    row = TrialRow(
+        trial_id=DEFAULT_TRIAL, status="failed" if score is None else ("cut" if record.cut else "completed"),
+        score=score, epochs_to=int(space.largest("max_epochs")), epochs_run=record.epochs_run,
+        best_epoch=record.best_epochs, fit_seconds=round(record.fit_seconds, 4),
+        seconds=round(time.perf_counter() - start, 4), message=record.diverged, values=values,
+    )
+    (workdir / DEFAULT_RECORD).write_text(json.dumps({"row": row.to_json(), "history": record.history,
+                                                      "per_epoch": per_epoch, "overhead": overhead}))
+    return row, record, per_epoch, overhead
 
 
 def _histories_chain(tuner: BudgetedHyperband, trial_id: str) -> dict[str, list[float]]:
@@ -87,6 +127,16 @@ def _histories_chain(tuner: BudgetedHyperband, trial_id: str) -> dict[str, list[
         for key, values in hist.items():
             merged.setdefault(key, []).extend(values)
     return merged
+
+
+def _sized_plan(space: SearchSpace, data: TrainingData, *, left: float, export_seconds: float, spent: float,
+                per_epoch: float, per_trial: float, max_epochs: int) -> SearchPlan:
+    """The plan for what is left after the default network: Hyperband's brackets, and the final model's reserve."""
+    _require_one_trial(left, export_seconds, per_trial + per_epoch, spent)
+    rows_ratio = (data.n_train + len(data.y_val)) / max(data.n_train, 1)
+    final = min(per_trial + max_epochs * per_epoch * rows_ratio, FINAL_SHARE * max(left - export_seconds, 0.0))
+    return plan_search(left, seconds_per_epoch=per_epoch, seconds_per_trial=per_trial,
+                       max_epochs=max_epochs, reserve_seconds=export_seconds + final)
 
 
 def run_search(
@@ -106,34 +156,45 @@ def run_search(
     spent_seconds: float = 0.0,
     options: SearchOptions | None = None,
 ) -> SearchResult:
-    """Search ``space`` until ``end`` (a ``time.monotonic()`` instant) and return the best network.
+    """Train the default network, search ``space`` until ``end`` (a ``time.monotonic()`` instant), and return
+    the final network: the best configuration refit on every row, calibrated.
 
     ``spent_seconds`` is the part of the budget used before this call
     (loading, profiling), so a budget too small names the whole minimum.
-    ``options``: whether to calibrate and refit (by default :data:`autoann.search._options.DEFAULT`,
-    read at call time); the result's notes say which was skipped.
+    ``options``: whether to train the default network first and refit (by default
+    :data:`autoann.search._options.DEFAULT`, read at call time); the result's notes say which was skipped.
     """
     called = time.monotonic()
     options = _options.DEFAULT if options is None else options
     notes: list[str] = []
+    obj = objective(space)
     workdir.mkdir(parents=True, exist_ok=True)
-    plan_file = workdir / "plan.json"
+    plan_file, default_file = workdir / "plan.json", workdir / DEFAULT_RECORD
+    default: tuple[TrialRow, dict[str, list[float]]] | None = None
     if resume and plan_file.exists():
         plan = SearchPlan(**json.loads(plan_file.read_text()))
+        if default_file.exists():
+            saved = json.loads(default_file.read_text())
+            default = TrialRow.from_json(saved["row"]), saved["history"]
     else:
+        cap = int(space.largest("max_epochs"))
         if options.calibrate:
-            per_epoch, per_trial = calibrate(space, prep, data, seed)
+            left = end - time.monotonic()
+            row, record, per_epoch, per_trial = train_default(
+                space, prep, data, seed=seed, workdir=workdir, verbose=verbose,
+                deadline=time.monotonic() + DEFAULT_SHARE * max(left - export_seconds, 0.0))
+            default = row, record.history
+            max_epochs = min(max(record.epochs_run, 3), cap)
+            if on_trial is not None:
+                on_trial(TrialEvent.after([row], obj.name, obj.direction))
         else:
             per_epoch, per_trial = options.nominal_costs
-            notes.append(f"no calibration run (SearchOptions(calibrate=False)): {per_epoch:g}s per epoch and "
-                         f"{per_trial:g}s per trial assumed to size Hyperband")
-        left = end - time.monotonic()
-        _require_one_trial(left, export_seconds, per_trial + per_epoch,
-                           spent_seconds + time.monotonic() - called)
-        cap = int(space.largest("max_epochs"))
-        refit = min(per_trial + cap * per_epoch, 0.25 * max(left - export_seconds, 0.0))
-        plan = plan_search(left, seconds_per_epoch=per_epoch, seconds_per_trial=per_trial,
-                           max_epochs_cap=cap, reserve_seconds=export_seconds + refit)
+            max_epochs = cap
+            notes.append(f"no default network first (SearchOptions(calibrate=False)): {per_epoch:g}s per epoch and "
+                         f"{per_trial:g}s per trial assumed to size Hyperband, max_epochs {cap}")
+        plan = _sized_plan(space, data, left=end - time.monotonic(), export_seconds=export_seconds,
+                           spent=spent_seconds + time.monotonic() - called, per_epoch=per_epoch,
+                           per_trial=per_trial, max_epochs=max_epochs)
         plan_file.write_text(json.dumps(plan.to_dict()))
     if on_plan is not None:
         on_plan(plan)
@@ -141,20 +202,22 @@ def run_search(
     hard = end - plan.reserve_seconds
     hypermodel = AutoANNHyperModel(space, prep, data, seed=seed, verbose=verbose)
     hypermodel.deadline = hard
-    obj = objective(space)
     with contextlib.redirect_stdout(None):  # Keras Tuner prints "Reloading Tuner from ..." on resume
         tuner = _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, resume)
+    tuner.earlier_rows = [default[0]] if default else []
     interrupted = False
     started = time.monotonic()
     try:
-        tuner.search(verbose=verbose)
+        if not tuner.done():
+            tuner.search(verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
     search_seconds = time.monotonic() - started
 
-    done = [r for r in tuner.rows.values() if r.status in ("completed", "cut") and r.score is not None]
-    if not done:
-        failures = [r.message for r in tuner.rows.values() if r.status == "failed"]
+    rows = ([default[0]] if default else []) + list(tuner.rows.values())
+    best = _best(tuner, default, obj.direction)
+    if best is None:
+        failures = [r.message for r in rows if r.status == "failed"]
         if interrupted:  # nothing to export: the stop goes on (exit 130/143 in the CLI, which says how to resume)
             raise KeyboardInterrupt
         if failures:
@@ -163,55 +226,95 @@ def run_search(
                 "Check the search space (e.g. lower the learning-rate range) or run with AUTOANN_DEBUG=1."
             )
         raise BudgetError("No trial finished within the budget; give a larger --time-budget.")
-
-    best = tuner.oracle.get_best_trials(1)[0]
-    values = typed_values({k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")})
-    network = tuner.load_trial_model(best)
-    history = _histories_chain(tuner, best.trial_id)
-    val_score = float(best.score)
-    final = f"best trial {best.trial_id} (checkpoint of its best epoch)"
-    refit_end = end - export_seconds
-    full_refit = plan.seconds_per_trial + plan.max_epochs * plan.seconds_per_epoch
+    network = _load(tuner, best, prep, workdir, seed)
+    calibration = _calibrate(network, data, space)
+    final = f"{best.label} (its checkpoint at epoch {best.best_epochs}, trained on the training split)"
     if not options.refit:
-        notes.append("no refit of the best configuration (SearchOptions(refit=False)): "
-                     "the final model is the best trial's checkpoint")
-    elif not interrupted and refit_end - time.monotonic() > full_refit:
-        refit = _refit(values, prep, data, plan, refit_end, seed, verbose, obj)
-        if refit is not None:
-            model, hist, score = refit
-            better = score > val_score if obj.direction == "max" else score < val_score
-            notes.append(f"refit of the best configuration for up to {plan.max_epochs} epochs: "
-                         f"validation {obj.name} {score:.4g} vs {val_score:.4g} for the trial's checkpoint")
-            if better:
-                network, history, val_score = model, hist, score
-                final = f"best configuration (trial {best.trial_id}) retrained for up to {plan.max_epochs} epochs with early stopping"
-    rows = list(tuner.rows.values())
+        notes.append("no refit on every row (SearchOptions(refit=False)): the final model is the best checkpoint")
+    elif interrupted:
+        notes.append("no refit on every row: the search was interrupted; the final model is the best checkpoint")
+    else:
+        refit = _refit_all_rows(best, prep, data, plan, end - export_seconds, seed, verbose)
+        if refit is None:
+            notes.append(f"no refit on every row: {best.best_epochs} epochs on the training and validation rows "
+                         "would not finish in the budget (or diverged); the final model is the best checkpoint")
+        else:
+            network = refit
+            final = (f"{best.label}, retrained from scratch on the training and validation rows "
+                     f"({data.n_train + len(data.y_val)}) for {best.best_epochs} epochs, its best epoch count")
+    if calibration is not None:
+        notes.append(calibration.describe())
     return SearchResult(
-        values=values,
+        values=best.values,
         network=network,
-        history=history,
-        val_score=val_score,
+        history=best.history,
+        val_score=best.score,
         trials=rows,
         progress=_progress(rows, obj.direction),
         plan=plan,
-        objective={"name": obj.name, "direction": obj.direction},
+        objective={"name": obj.name, "direction": obj.direction, "metric": space.setting("metric")},
         final_model=final,
         interrupted=interrupted,
         fit_seconds=sum(r.fit_seconds for r in rows),
         search_seconds=search_seconds,
         notes=notes,
+        calibration=None if calibration is None else calibration.to_dict(),
     )
+
+
+def _best(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, list[float]]] | None,
+          direction: str) -> Trained | None:
+    """The best-scored of the default network and the Hyperband trials (the default wins a tie)."""
+    found: list[Trained] = []
+    if default is not None and default[0].scored:
+        row, history = default
+        found.append(Trained(row.values, float(row.score), history, row.best_epoch or row.epochs_run,
+                             "the default network"))
+    done = [r for r in tuner.rows.values() if r.status in ("completed", "cut") and r.score is not None]
+    if done:
+        trial = tuner.oracle.get_best_trials(1)[0]
+        row = tuner.rows[trial.trial_id]
+        values = typed_values({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")})
+        found.append(Trained(values, float(trial.score), _histories_chain(tuner, trial.trial_id),
+                             row.best_epoch or row.epochs_to or 1, f"trial {trial.trial_id}"))
+    if not found:
+        return None
+    pick = max if direction == "max" else min
+    return pick(found, key=lambda t: t.score)
+
+
+def _load(tuner: BudgetedHyperband, best: Trained, prep: Preprocessing, workdir: Path, seed: int) -> keras.Model:
+    """The kept network's weights at its best epoch."""
+    if best.label.startswith("trial "):
+        return tuner.load_trial_model(tuner.oracle.get_trial(best.label.removeprefix("trial ")))
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build_network(best.values, prep)
+    load_weights(model, workdir / DEFAULT_WEIGHTS)
+    return model
+
+
+def _calibrate(network: keras.Model, data: TrainingData, space: SearchSpace) -> Calibration | None:
+    """Temperature scaling fitted on the kept checkpoint's validation predictions (classifiers only).
+
+    The refit on every row has seen the validation rows, so its temperature is the one its checkpoint
+    needed: the same configuration, trained as long.
+    """
+    if space.setting("task") not in ("binary", "multiclass") or not len(data.y_val):
+        return None
+    proba = np.asarray(network.predict(data.x_val, batch_size=VALIDATION_BATCH, verbose=0))
+    return fit_temperature(proba, data.y_val, data.w_val)
 
 
 def _require_one_trial(left: float, export_seconds: float, one_trial: float, spent: float) -> None:
     """Raise :class:`BudgetError` naming the smallest budget that trains one trial of one epoch.
 
-    The search gets at least 75% of what is left after the export reserve (the
-    refit takes at most 25%), hence the 4/3; the 10% is a margin for noise.
+    The search gets at least 1 - FINAL_SHARE of what is left after the export reserve (the
+    final refit takes at most FINAL_SHARE); the 10% is a margin for noise.
     """
-    if 0.75 * (left - export_seconds) >= one_trial:
+    if (1 - FINAL_SHARE) * (left - export_seconds) >= one_trial:
         return
-    needed = math.ceil(1.1 * (spent + export_seconds + one_trial / 0.75))
+    needed = math.ceil(1.1 * (spent + export_seconds + one_trial / (1 - FINAL_SHARE)))
     raise BudgetError(
         f"The time budget is too small: {spent:.1f}s went to loading, profiling and timing the network, one "
         f"trial of one epoch takes about {one_trial:.1f}s here, and {export_seconds:.0f}s are kept for the final "
@@ -226,6 +329,7 @@ def _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, res
         soft_deadline=hard - plan.seconds_per_trial,
         max_trials=max_trials,
         on_trial=on_trial,
+        brackets=plan.brackets,
         objective=obj,
         max_epochs=plan.max_epochs,
         factor=plan.factor,
@@ -236,17 +340,25 @@ def _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, res
     )
 
 
-def _refit(values, prep, data, plan, end, seed, verbose, obj):
-    """Retrain the best configuration from scratch for Hyperband's full epoch count."""
+def _refit_all_rows(best: Trained, prep: Preprocessing, data: TrainingData, plan: SearchPlan, end: float,
+                    seed: int, verbose: int) -> keras.Model | None:
+    """Retrain the best configuration from scratch on the training and validation rows for its best epoch count.
+
+    None when it would not finish before ``end`` (estimated from the plan's measured costs) or when it
+    diverged or was cut: nothing validates it, so only a complete, finite refit replaces the checkpoint.
+    """
+    everything = data.with_validation_rows()
+    estimate = plan.seconds_per_trial + best.best_epochs * plan.seconds_per_epoch * everything.n_train / data.n_train
+    if end - time.monotonic() < estimate:
+        return None
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    model = build_network(values, prep)
-    record = fit_network(model, values, data, epochs=plan.max_epochs, deadline=end, seed=seed, verbose=verbose)
-    scores = record.history.get(obj.name)
-    if record.diverged or not scores:
+    model = build_network(best.values, prep, weighted_metrics=data.sample_weighted)
+    record = fit_network(model, best.values, everything, epochs=best.best_epochs, deadline=end, seed=seed,
+                         verbose=verbose, validate=False)
+    if record.diverged or record.cut or record.epochs_run < best.best_epochs:
         return None
-    best = max(scores) if obj.direction == "max" else min(scores)
-    return model, record.history, float(best)
+    return model
 
 
 def _progress(rows: list[TrialRow], direction: str) -> list[tuple[float, float]]:

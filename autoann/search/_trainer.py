@@ -115,6 +115,7 @@ def fit_run(
     profile: Profile | None = None,
     space: SearchSpace | Recommendation | str | Path | None = None,
     goal: str = "balanced",
+    metric: str | None = None,
     sparse: bool = False,
     uncertainty: bool = False,
     rules: Sequence[str | Path] = (),
@@ -157,6 +158,9 @@ def fit_run(
     estimators' ``fit`` passes its own start); by default, this call, before
     TensorFlow is imported. ``on_event(kind, payload)`` hears ``("space", SearchSpace)``,
     ``("plan", SearchPlan)`` and, after each trial, ``("trial", TrialEvent)``.
+    ``metric``: what the search optimizes on the validation split, picks the final model by and
+    reports first (:data:`autoann.metrics.SEARCH_METRICS`; None: the task's default,
+    :data:`autoann.metrics.DEFAULT_METRIC`). With a ``space`` given, it replaces the space's metric.
     ``options``: whether the search calibrates and refits (:class:`~autoann.search.SearchOptions`;
     by default both, as for every user).
     """
@@ -165,7 +169,7 @@ def fit_run(
 
     validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
                             "seed": seed, "test_size": test_size, "validation_size": validation_size,
-                            "goal": goal, "verbose": verbose})
+                            "goal": goal, "metric": metric, "verbose": verbose})
     end = started + parse_duration(time_budget)
     emit = on_event or (lambda kind, payload: None)
     dataset = as_dataset(data, target, task=task, sample_weight=sample_weight)
@@ -173,7 +177,12 @@ def fit_run(
     profile = as_profile(profile, dataset)
     if backbone is not None:
         check_backbone(backbone, profile)
-    space = resolve_space(profile, space, goal=goal, sparse=sparse, uncertainty=uncertainty, rules=rules,
+    if metric:
+        from autoann.metrics import check_metric
+
+        check_metric(metric, profile.target.task)
+    space = resolve_space(profile, space, goal=goal, metric=metric, sparse=sparse, uncertainty=uncertainty,
+                          rules=rules,
                           pins=[*pins, *([f"max_epochs={max_epochs}"] if max_epochs else [])],
                           backbone=backbone is not None)
     emit("space", space)
@@ -297,6 +306,10 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
 
     raw = raw_inputs(schema)
     out = result.network(apply_preprocessing(prep, raw))
+    if result.calibration is not None:
+        from autoann.layers import TemperatureScaling
+
+        out = TemperatureScaling(result.calibration["temperature"], name="calibration")(out)
     if splits.target_mean is not None:
         out = keras.layers.Rescaling(splits.target_std.tolist(), splits.target_mean.tolist(), name="target_units")(out)
     model = keras.Model(model_inputs(raw), out, name="autoann")
@@ -337,6 +350,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
         ],
         notes=notes,
         final_model=result.final_model,
+        calibration=result.calibration,
         interrupted=result.interrupted,
     )
     return FittedRun(model=model, metadata=metadata, trials=result.trials, history=result.history,

@@ -43,13 +43,24 @@ MAX_CONSECUTIVE_FAILURES = 10
 FULL_GC_EVERY = 10
 
 
+def load_weights(model: keras.Model, path: str | Path) -> None:
+    """Load a checkpoint's weights; it also holds optimizer slots the fresh model does not need (no warning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+
+
 class BudgetedHyperband(HyperbandAdapter):
     """Keras Tuner's Hyperband with a deadline, failure tolerance and checkpoint pruning."""
 
     def __init__(self, hypermodel: AutoANNHyperModel, *, soft_deadline: float, max_trials: int | None,
-                 on_trial: Callable[[TrialEvent], None] | None = None, **kwargs: Any):
+                 on_trial: Callable[[TrialEvent], None] | None = None, brackets: int = 0, **kwargs: Any):
         super().__init__(hypermodel=hypermodel, hyperband_iterations=None, max_retries_per_trial=0,
                          max_consecutive_failed_trials=None, **kwargs)
+        if brackets:
+            self.limit_brackets(brackets)
+        #: trials run before Hyperband's (the default network): counted by ``max_trials`` and the progress view
+        self.earlier_rows: list[TrialRow] = []
         self.soft_deadline = soft_deadline
         self.trial_cap = max_trials
         self.on_trial = on_trial
@@ -72,7 +83,15 @@ class BudgetedHyperband(HyperbandAdapter):
             self.histories = json.loads(histories.read_text())
 
     def finished(self) -> int:
-        return len(self.rows)
+        return len(self.earlier_rows) + len(self.rows)
+
+    def done(self) -> bool:
+        """Whether no trial may start now: past the soft deadline, ``max_trials`` reached, or a broken space;
+        the first search trial always may when no earlier trial exists."""
+        over_time = time.monotonic() >= self.soft_deadline
+        over_count = self.trial_cap is not None and self.finished() >= self.trial_cap
+        broken = self.consecutive_failures() >= MAX_CONSECUTIVE_FAILURES
+        return (over_time or over_count or broken) and bool(self.oracle.trials or self.earlier_rows)
 
     def consecutive_failures(self) -> int:
         count = 0
@@ -107,10 +126,7 @@ class BudgetedHyperband(HyperbandAdapter):
         return history
 
     def pre_create_trial(self) -> None:
-        over_time = time.monotonic() >= self.soft_deadline
-        over_count = self.trial_cap is not None and self.finished() >= self.trial_cap
-        broken = self.consecutive_failures() >= MAX_CONSECUTIVE_FAILURES
-        if (over_time or over_count or broken) and self.oracle.trials:
+        if self.done():
             self.stop_creating_trials()
 
     def on_trial_begin(self, trial) -> None:
@@ -137,6 +153,7 @@ class BudgetedHyperband(HyperbandAdapter):
             parent=hp.get("tuner/trial_id"),
             epochs_to=hp.get("tuner/epochs"),
             epochs_run=record.epochs_run if record else 0,
+            best_epoch=hp.get("tuner/initial_epoch", 0) + record.best_epochs if record and record.epochs_run else None,
             fit_seconds=round(record.fit_seconds, 4) if record else 0.0,
             seconds=round(time.monotonic() - self._trial_start, 4),
             finished_at=round(time.monotonic() - self.started, 3),
@@ -151,7 +168,8 @@ class BudgetedHyperband(HyperbandAdapter):
         self._prune_checkpoints()
         if self.on_trial is not None:
             objective = self.oracle.objective
-            self.on_trial(TrialEvent.after(list(self.rows.values()), objective.name, objective.direction))
+            self.on_trial(TrialEvent.after(self.earlier_rows + list(self.rows.values()), objective.name,
+                                           objective.direction))
 
     def load_trial_model(self, trial) -> keras.Model:
         """The trial's network at its best epoch.
@@ -161,10 +179,7 @@ class BudgetedHyperband(HyperbandAdapter):
         """
         keras.backend.clear_session()
         model = self.hypermodel.build(trial.hyperparameters)
-        with warnings.catch_warnings():
-            # The checkpoint holds optimizer slots the fresh model does not need.
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model.load_weights(self.checkpoint_path(trial.trial_id))
+        load_weights(model, self.checkpoint_path(trial.trial_id))
         return model
 
     # -- disk --------------------------------------------------------------
