@@ -16,6 +16,7 @@ from typing import Any
 import keras
 from keras import layers
 
+from autoann.schema import NETWORK_LAYER
 from autoann.search._convnet import activated, backbone_features, conv_features
 from autoann.search._preprocessing import DENSE_INPUT, PIXELS_INPUT, Preprocessing, embed_key, layer_name
 from autoann.space import FAMILIES, layer_widths, value
@@ -74,7 +75,7 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
         inputs, x = _tabular_inputs(prep)
         x = _dense_stack(x, values, fam, reg)
     outputs = _output_layer(values, x)
-    model = keras.Model(inputs, outputs, name="network")
+    model = keras.Model(inputs, outputs, name=NETWORK_LAYER)
     compile_network(model, values, weighted=weighted_metrics)
     return model
 
