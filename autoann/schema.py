@@ -89,12 +89,13 @@ def numeric_values(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float32", na_value=np.nan)
 
 
-def unique_names(columns: list[str], valid: Callable[[str], bool], fallback: str) -> dict[str, str]:
+def unique_names(columns: list[str], valid: Callable[[str], bool], fallback: str,
+                 allowed: str = r"A-Za-z0-9_.\-") -> dict[str, str]:
     """Column name -> a name ``valid`` accepts, distinct from every other column's.
 
     Valid names are kept as they are; in the others every character outside
-    ``[A-Za-z0-9_.-]`` becomes ``_`` (``fallback`` is prefixed when that is
-    still not valid), with a numeric suffix when two columns would collide.
+    ``[allowed]`` becomes ``_`` (``fallback`` is prefixed when that is still
+    not valid), with a numeric suffix when two columns would collide.
     """
     used = {c for c in columns if valid(c)}
     out: dict[str, str] = {}
@@ -102,7 +103,7 @@ def unique_names(columns: list[str], valid: Callable[[str], bool], fallback: str
         if valid(name):
             out[name] = name
             continue
-        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+        base = re.sub(f"[^{allowed}]", "_", name)
         base = base if base and valid(base) else f"{fallback}{base}"
         arg, i = base, 2
         while arg in used:
@@ -112,18 +113,25 @@ def unique_names(columns: list[str], valid: Callable[[str], bool], fallback: str
     return out
 
 
+#: The name of the network nested in every exported model: no input may be called so.
+NETWORK_LAYER = "network"
+
+
 def model_input_names(schema: list[Column]) -> dict[str, str]:
     """Column name -> the Keras model's input name (and key).
 
     Keras refuses a ``/`` in a layer or input name (``od280/od315_of_diluted_wines``
-    in scikit-learn's wine data), so such names are sanitized; every other
-    name is kept, which makes the mapping the identity for every run written
-    before it existed. It is derived from the schema in ``metadata.json``
-    alone, so training, prediction, serving and the SavedModel agree; the
-    export also records it as ``serving.model_inputs`` for other readers of
-    ``model.keras``.
+    in scikit-learn's wine data), and a name used twice in one model: a column
+    called :data:`NETWORK_LAYER` would clash with the trained network nested in
+    the exported model. Such names are sanitized; every other name is kept,
+    which makes the mapping the identity for every run written before it
+    existed (those names could not be trained then). It is derived from the
+    schema in ``metadata.json`` alone, so training, prediction, serving and the
+    SavedModel agree; the export also records it as ``serving.model_inputs``
+    for other readers of ``model.keras``.
     """
-    return unique_names([c.name for c in schema], lambda n: bool(n) and "/" not in n, "column")
+    return unique_names([c.name for c in schema], lambda n: bool(n) and "/" not in n and n != NETWORK_LAYER,
+                        "column")
 
 
 def to_model_inputs(frame: pd.DataFrame | np.ndarray, schema: list[Column]) -> dict[str, np.ndarray]:

@@ -88,7 +88,7 @@ def test_input_and_signature_names_are_valid_distinct_and_keep_valid_names(names
         assert list(mapping) == names and len(set(mapping.values())) == len(names)
     inputs = model_input_names(schema)
     assert all(inputs[n] == n for n in names if "/" not in n)
-    assert all(re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*", v) for v in serving_names(names).values())
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", v) for v in serving_names(names).values())
     layers = [keras.Input(shape=(1,), name=v) for v in inputs.values()]  # Keras refuses a '/' or a repeated name
     keras.Model(layers, keras.layers.Concatenate()(layers) if len(layers) > 1 else layers[0])
 

@@ -171,9 +171,10 @@ def test_finalize_run_overwrite_semantics(tmp_path):
 
 
 def test_serving_names_are_valid_and_unique():
-    names = export.serving_names(["a", "b c", "b_c", "_x", "température", "b-c"])
-    assert names["a"] == "a" and names["b_c"] == "b_c" and names["b-c"] == "b-c"
+    names = export.serving_names(["a", "b c", "b_c", "_x", "température", "b-c", "2nd", "label", "if"])
+    assert names["a"] == "a" and names["b_c"] == "b_c" and names["b-c"] == "b_c_3"
     assert names["b c"] == "b_c_2" and names["_x"] == "x_x" and names["température"] == "temp_rature"
+    assert names["2nd"] == "x2nd" and names["label"] == "xlabel" and names["if"] == "xif"
     assert len(set(names.values())) == len(names)
 
 

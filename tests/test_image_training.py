@@ -37,8 +37,9 @@ runner = CliRunner()
 CLASSES = ("0", "1", "7", "8")
 PER_CLASS = 10
 SEARCH = ["--max-trials", "1", "--max-epochs", "2", "--time-budget", "5m", "--seed", "0"]
-#: augmentation pinned on, so the run's model holds autoann's Augmentation layer
-AUGMENT = ["--set", "augment_flip=horizontal", "--set", "augment_zoom=0.1"]
+#: augmentation pinned on, so the run's model holds autoann's Augmentation layer; a CNN, not the dense network
+#: tiny images may also get (tests/test_tiny_images.py)
+AUGMENT = ["--set", "augment_flip=horizontal", "--set", "augment_zoom=0.1", "--set", "image_network=conv"]
 
 SERVE = WITHOUT_AUTOANN + textwrap.dedent("""
     import numpy as np
@@ -189,9 +190,10 @@ def test_recommend_explains_the_image_rules(digits):
     result = cli("recommend", digits, "--explain")
     assert result.exit_code == 0, err(result)
     text = " ".join(result.stdout.split())
-    for rule in ("IMG-BLOCKS-TINY", "IMG-ACTIVATION", "IMG-AUGMENT", "IMG-RESIZE-LARGE"):
+    for rule in ("IMG-BLOCKS-TINY", "IMG-DENSE-TINY", "IMG-ACTIVATION", "IMG-AUGMENT", "IMG-RESIZE-LARGE"):
         assert rule in text
-    assert "conv_blocks" in text and "augment_flip" in text and "n_layers" not in text
+    assert "conv_blocks" in text and "augment_flip" in text and "image_network" in text
+    assert "max_norm" not in text  # the tabular dense-stack rules stay quiet
 
 
 def test_profile_reports_images_and_skipped_files(digits, tmp_path):

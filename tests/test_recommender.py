@@ -309,3 +309,15 @@ def test_show_space_and_the_trace():
     for expected in ("OUT-BINARY (task=binary)", "ARCH-PARAM-GUARD", "n_rows=569 < 10000",
                      "overridden by GOAL-LATENCY-SHALLOW", "note: The profile flags", "--set name=value"):
         assert expected in text, expected
+
+
+def test_tiny_images_choose_between_a_dense_network_and_convolutions():
+    image = {"data_kind": "image", "image_channels": 1}
+    tiny = rec(**image, image_height=8, image_width=8, input_width=64).space
+    assert tiny["image_network"].candidates() == ["dense", "conv"] and tiny["image_network"].default == "dense"
+    for name in ("n_layers", "units_first", "shrink"):
+        assert tiny[name].active_if == {"image_network": ["dense"]} and tiny[name].rules == ["IMG-DENSE-TINY"]
+    assert "conv_blocks" in tiny  # the convolutional family stays a choice
+    for larger in ({"image_height": 28, "image_width": 28}, {"image_height": 8, "image_width": 32},
+                   {"image_height": 8, "image_width": 8, "backbone": True}):
+        assert "image_network" not in rec(**image, **larger).space

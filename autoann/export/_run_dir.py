@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import keyword
 import platform
 import re
 import shutil
@@ -55,18 +56,28 @@ SIGNATURE = "serving_default"
 #: distribution name -> metadata key under ``versions``
 VERSIONED = {"tensorflow": "tensorflow", "keras": "keras", "keras-tuner": "keras_tuner", "numpy": "numpy",
              "pandas": "pandas", "scikit-learn": "sklearn"}
-_VALID_ARG = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")  # TensorFlow's rule for op (and signature) names
+#: TensorFlow renames a signature argument that is not a Python identifier (``2nd`` -> ``arg_2nd``, ``b-c`` ->
+#: ``b_c``) and refuses the export when two renamed arguments clash, so signature names are identifiers.
+_VALID_ARG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: the signature's outputs; an input named like one would clash with it in ONNX, where all names share one graph
+OUTPUT_NAMES = ("probabilities", "label", "prediction")
 
 
 def serving_names(columns: list[str]) -> dict[str, str]:
     """Column name -> the SavedModel signature's argument name.
 
-    TensorFlow only accepts names matching ``[A-Za-z0-9.][A-Za-z0-9_.-]*``;
-    other characters become ``_`` (``"b c"`` -> ``"b_c"``), with a numeric
-    suffix when two columns would collide. Valid names are kept as they are.
-    The mapping is stored in ``metadata.json`` under ``serving.inputs``.
+    Names that are ASCII identifiers (not Python keywords, not an output's
+    name) are kept as they are; in the others every other character becomes
+    ``_`` (``"b c"`` -> ``"b_c"``), with an ``x`` in front where the result
+    would still not be one (``"2nd"`` -> ``"x2nd"``, ``"label"`` -> ``"xlabel"``)
+    and a numeric suffix when two columns would collide. The mapping is stored
+    in ``metadata.json`` under ``serving.inputs``.
     """
-    return unique_names(columns, lambda name: bool(_VALID_ARG.match(name)), "x")
+    return unique_names(columns, _valid_arg, "x", allowed="A-Za-z0-9_")
+
+
+def _valid_arg(name: str) -> bool:
+    return bool(_VALID_ARG.match(name)) and not keyword.iskeyword(name) and name not in OUTPUT_NAMES
 
 
 def _versions() -> dict[str, str | None]:
@@ -83,7 +94,7 @@ def complete_metadata(metadata: RunMetadata) -> RunMetadata:
     """The search's metadata plus what the export knows: format, versions, time, serving names."""
     import autoann
 
-    outputs = ["probabilities", "label"] if metadata.is_classification else ["prediction"]
+    outputs = list(OUTPUT_NAMES[:2] if metadata.is_classification else OUTPUT_NAMES[2:])
     return dataclasses.replace(
         metadata,
         format=FORMAT,

@@ -8,7 +8,9 @@ followed by 2x2 pooling, the filters doubling after every pooling step
 (G-CNN-1, G-CNN-2), batch norm and the activation family's activation and
 initializer (G-BN-*, G-ACT-3), and a global-average-pooling head. The dense
 head (dropout, output layer) is :mod:`autoann.search._network`'s, shared with
-tabular models.
+tabular models. With ``image_network: dense`` (tiny images),
+:func:`flat_pixels` hands the same resized, augmented pixels, flattened, to
+the tabular dense stack instead.
 
 :func:`backbone_features` starts instead from a pretrained network the user
 has on disk (transfer learning, G-ARCH-8; nothing is downloaded): the images
@@ -59,13 +61,23 @@ def _augmented(x, values: dict[str, Any]):
     return x
 
 
-def conv_features(pixels, values: dict[str, Any], family: dict[str, Any], regularizer: Any):
-    """Convolutional blocks from standardized ``pixels`` to one feature vector per image."""
+def _resized_augmented(pixels, values: dict[str, Any]):
+    """Standardized ``pixels`` resized to ``image_size`` (if set) and augmented while training."""
     x = pixels
     size = int(value(values, "image_size"))
     if size and tuple(x.shape[1:3]) != (size, size):
         x = layers.Resizing(size, size, name="resize")(x)
-    x = _augmented(x, values)
+    return _augmented(x, values)
+
+
+def flat_pixels(pixels, values: dict[str, Any]):
+    """``image_network: dense``: the resized, augmented pixels as one flat vector per image, for the dense stack."""
+    return layers.Flatten(name="flat_pixels")(_resized_augmented(pixels, values))
+
+
+def conv_features(pixels, values: dict[str, Any], family: dict[str, Any], regularizer: Any):
+    """Convolutional blocks from standardized ``pixels`` to one feature vector per image."""
+    x = _resized_augmented(pixels, values)
     conv = layers.SeparableConv2D if value(values, "conv_type") == "separable" else layers.Conv2D
     pool = layers.AveragePooling2D if value(values, "pooling") == "average" else layers.MaxPooling2D
     bn_before = value(values, "batch_norm_position") == "before"

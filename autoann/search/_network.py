@@ -5,7 +5,8 @@ preprocessed inputs: the activation family's activation, initializer, dropout
 kind and batch norm together (:data:`autoann.space.FAMILIES`), L1/L2 and
 max-norm on every hidden layer, and the task's output layer and loss; for
 images, the convolutional blocks of :mod:`autoann.search._convnet` instead of
-the dense stack. Every name a space leaves out (or that is inactive in a
+the dense stack (or, with ``image_network: dense``, the dense stack on the
+flattened pixels). Every name a space leaves out (or that is inactive in a
 trial) gets its declared default (:func:`autoann.space.value`).
 """
 
@@ -17,7 +18,8 @@ import keras
 from keras import layers
 
 from autoann.metrics import higher_is_better
-from autoann.search._convnet import activated, backbone_features, conv_features
+from autoann.schema import NETWORK_LAYER
+from autoann.search._convnet import activated, backbone_features, conv_features, flat_pixels
 from autoann.search._preprocessing import DENSE_INPUT, PIXELS_INPUT, Preprocessing, embed_key, layer_name
 from autoann.space import FAMILIES, layer_widths, value
 
@@ -58,8 +60,8 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
 
     Tabular data gets the dense stack, images the convolutional blocks of
     :mod:`autoann.search._convnet` (or the user's pretrained backbone) followed by
-    dropout; both end in the task's output
-    layer. ``weighted_metrics`` compiles the objective metric as a weighted
+    dropout, or with ``image_network: dense`` the dense stack on the flattened
+    pixels; all end in the task's output layer. ``weighted_metrics`` compiles the objective metric as a weighted
     metric, so the validation objective honours per-row validation weights
     (see :class:`autoann.search._fit.TrainingData`).
     """
@@ -70,19 +72,24 @@ def build_network(values: dict[str, Any], prep: Preprocessing, *, weighted_metri
         pixels = keras.Input(shape=tuple(prep.image.shape), name=PIXELS_INPUT)
         inputs = {PIXELS_INPUT: pixels}
         if prep.image.backbone:
-            x = backbone_features(pixels, values, prep.image.backbone)
+            x = _head_dropout(backbone_features(pixels, values, prep.image.backbone), values, fam)
+        elif value(values, "image_network") == "dense":  # tiny images: the dense stack, dropout included
+            x = _dense_stack(flat_pixels(pixels, values), values, fam, reg)
         else:
-            x = conv_features(pixels, values, fam, reg)
-        dropout = float(value(values, "dropout"))
-        if dropout > 0:  # G-REG-3: 40-50% before the head of a CNN
-            x = _dropout_layer(fam)(dropout)(x)
+            x = _head_dropout(conv_features(pixels, values, fam, reg), values, fam)
     else:
         inputs, x = _tabular_inputs(prep)
         x = _dense_stack(x, values, fam, reg)
     outputs = _output_layer(values, x)
-    model = keras.Model(inputs, outputs, name="network")
+    model = keras.Model(inputs, outputs, name=NETWORK_LAYER)
     compile_network(model, values, weighted=weighted_metrics)
     return model
+
+
+def _head_dropout(x, values: dict[str, Any], family: dict[str, Any]):
+    """G-REG-3: 40-50% dropout between a CNN's pooled features and the output layer."""
+    dropout = float(value(values, "dropout"))
+    return _dropout_layer(family)(dropout)(x) if dropout > 0 else x
 
 
 def _dropout_layer(family: dict[str, Any]) -> type:

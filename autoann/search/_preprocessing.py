@@ -40,6 +40,14 @@ def layer_name(prefix: str, column: str) -> str:
     return prefix + re.sub(r"[^A-Za-z0-9_.\-]", "_", column)
 
 
+def free_name(name: str, taken: set[str]) -> str:
+    """``name``, with ``_`` appended while a model input is called so: a column may be named like a layer
+    (``standardize_impute``, ``col0__x``), and Keras refuses a name used twice in one model."""
+    while name in taken:
+        name += "_"
+    return name
+
+
 def embed_key(index: int, column: str) -> str:
     """The network input of the ``index``-th categorical of ``prep.categorical``: a valid, unique Keras name."""
     return layer_name(f"{EMBED_PREFIX}{index}__", column)
@@ -195,16 +203,19 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
         scale = [1.0 / s for s in spec.std]
         offset = [-m / s for m, s in zip(spec.mean, spec.std)]
         return {PIXELS_INPUT: layers.Rescaling(scale, offset, name="standardize_pixels")(inputs[spec.name])}
+    taken = {tensor.name for tensor in inputs.values()}
     parts = []
     if prep.numeric:
-        stacked = [layers.Reshape((1,), name=layer_name(f"col{i}__", n))(inputs[n]) for i, n in enumerate(prep.numeric)]
-        matrix = stacked[0] if len(stacked) == 1 else layers.Concatenate(name="numeric_columns")(stacked)
-        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators, name="standardize_impute")(matrix))
+        stacked = [layers.Reshape((1,), name=free_name(layer_name(f"col{i}__", n), taken))(inputs[n])
+                   for i, n in enumerate(prep.numeric)]
+        matrix = stacked[0] if len(stacked) == 1 else layers.Concatenate(name=free_name("numeric_columns", taken))(stacked)
+        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators,
+                                       name=free_name("standardize_impute", taken))(matrix))
     out: dict[str, Any] = {}
     for i, cat in enumerate(prep.categorical):
         mode = "one_hot" if cat.encoding == "onehot" else "int"
         lookup = layers.StringLookup(
-            vocabulary=cat.vocabulary, num_oov_indices=1, output_mode=mode, name=layer_name(f"lookup{i}__", cat.name)
+            vocabulary=cat.vocabulary, num_oov_indices=1, output_mode=mode, name=free_name(layer_name(f"lookup{i}__", cat.name), taken)
         )
         encoded = lookup(inputs[cat.name])
         if cat.encoding == "onehot":
@@ -213,7 +224,7 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
             out[embed_key(i, cat.name)] = encoded
     if not parts:
         raise ValueError("preprocessing needs at least one numeric or one-hot column")
-    out[DENSE_INPUT] = parts[0] if len(parts) == 1 else layers.Concatenate(name="dense_features")(parts)
+    out[DENSE_INPUT] = parts[0] if len(parts) == 1 else layers.Concatenate(name=free_name("dense_features", taken))(parts)
     return out
 
 
