@@ -182,8 +182,10 @@ def test_sigterm_during_the_search_exports_and_keeps_it_resumable(tmp_path, monk
 
 def test_sigterm_before_any_trial_finished_exits_143(tmp_path, monkeypatch):
     """Nothing to export: the stop is not a user error (exit 2), and no half-made run is left."""
+    from autoann.search import _run
+
     data, run = tiny_csv(tmp_path / "d.csv"), tmp_path / "run"
-    sigterm_in(monkeypatch, BudgetedHyperband, "run_trial", at_call=1)
+    sigterm_in(monkeypatch, _run, "train_default", at_call=1)  # the default network is every search's first trial
     result = cli("train", data, "-t", "y", *SEARCH, "-o", run)
     assert result.exit_code == 143 and "stopped (SIGTERM)" in err(result), result.output + err(result)
     assert not run.exists()

@@ -51,7 +51,7 @@ def _log_loss(logits: np.ndarray, codes: np.ndarray, weights: np.ndarray | None,
 def fit_temperature(proba: np.ndarray, codes: np.ndarray, weights: np.ndarray | None = None) -> Calibration:
     """The temperature minimizing the (weighted) log-loss of ``proba`` (network output) against class ``codes``.
 
-    The labels are smoothed by 1/n (n validation rows): a validation split the
+    The labels are smoothed by 1/n (n validation rows, or their total weight): a validation split the
     network classifies without an error says its error rate is below about 1/n,
     not zero, so the fit cannot drive the temperature to 0 and every
     probability to 0 or 1 (what the unsmoothed optimum does on a small, perfectly
@@ -62,7 +62,7 @@ def fit_temperature(proba: np.ndarray, codes: np.ndarray, weights: np.ndarray | 
     logits = _logits(np.asarray(proba).reshape(len(codes), -1))
     codes = np.asarray(codes).astype("int64").ravel()
     w = None if weights is None else np.asarray(weights, dtype="float64").ravel()
-    smoothing = 1.0 / max(len(codes), 1)
+    smoothing = 1.0 / max(len(codes) if w is None else float(w.sum()), 1.0)  # n, or the weights' total
     found = minimize_scalar(lambda log_t: _log_loss(logits / np.exp(log_t), codes, w, smoothing),
                             bounds=(-np.log(LIMIT), np.log(LIMIT)), method="bounded")
     temperature = float(np.exp(found.x))

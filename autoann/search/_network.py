@@ -151,6 +151,8 @@ def make_optimizer(values: dict[str, Any]) -> keras.optimizers.Optimizer:
         lr = float(value(values, "learning_rate_sgd"))
         return keras.optimizers.SGD(lr, momentum=float(value(values, "momentum")), nesterov=True, **extra)
     lr = float(value(values, "learning_rate"))
+    if name == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=float(value(values, "weight_decay")), **extra)
     classes = {
         "nadam": keras.optimizers.Nadam,
         "adam": keras.optimizers.Adam,

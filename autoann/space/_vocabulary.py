@@ -196,7 +196,10 @@ KNOWN: dict[str, Declared] = {
     "max_norm": Declared("float", "max-norm constraint r on incoming weights (0 = off)", 0.0, low=0.0),
     "mc_dropout_samples": Declared("int", "forward passes for Monte Carlo dropout (0 = off)", 0, low=0),
     # optimization (G-OPT-*, G-LR-*, G-GRAD-*)
-    "optimizer": _str("optimizer", "nadam", ("nadam", "adam", "sgd_nesterov", "rmsprop", "adamax", "adagrad")),
+    "optimizer": _str("optimizer", "nadam",
+                      ("nadam", "adam", "adamw", "sgd_nesterov", "rmsprop", "adamax", "adagrad")),
+    "weight_decay": Declared("float", "decoupled weight decay of AdamW (a fraction of the learning rate step)", 0.0,
+                             low=0.0, high=1.0),
     "learning_rate": Declared("float", "peak learning rate of adaptive optimizers", 1e-3, low=0.0),
     "learning_rate_sgd": Declared("float", "peak learning rate of SGD with Nesterov momentum", 0.01, low=0.0),
     "momentum": Declared("float", "momentum of SGD", 0.9, low=0.0, high=1.0),
