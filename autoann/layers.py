@@ -96,7 +96,10 @@ def parse_datetime(strings) -> dict[str, Any]:
     valid = (matched & (month >= 1) & (month <= 12) & (day >= 1) & (days < _days_from_civil(year, month + 1, 1.0))
              & (hour < 24) & (minute < 60) & (second < 61))
     zero = tf.zeros_like(year)
-    keep = lambda t: tf.where(valid, t, zero)  # noqa: E731
+
+    def keep(t):
+        return tf.where(valid, t, zero)
+
     return {"valid": tf.cast(valid, tf.float64), "year": keep(year), "month": keep(month), "day": keep(day),
             "days": keep(days), "seconds": keep(hour * 3600.0 + minute * 60.0 + second),
             "weekday": keep(tf.math.floormod(days + 3.0, 7.0)),
