@@ -228,7 +228,7 @@ def chance_loss(task: str, loss: str | None, n_classes: int | None = None,
     cross_entropy = (None, "binary_crossentropy", "sparse_categorical_crossentropy")
     if task in CLASSIFICATION and n_classes and loss in cross_entropy:
         return math.log(n_classes)
-    if task not in CLASSIFICATION and target_scaling in (None, "standardize"):
+    if task not in CLASSIFICATION and target_scaling in (None, "standardize", "log_standardize"):
         return {"mse": 1.0, "mae": math.sqrt(2.0 / math.pi)}.get(loss or "mse")
     return None
 

@@ -3,7 +3,11 @@
 A trained autoann model takes one 1-D input per kept feature column, by name:
 ``float32`` for numeric columns (NaN = missing) and ``string`` for categorical
 and boolean columns (the empty string = missing; unseen levels are allowed and
-fall into an out-of-vocabulary bucket). :func:`to_model_inputs` turns a pandas
+fall into an out-of-vocabulary bucket), for ``text`` columns (free text and
+near-unique names, hashed into token features inside the model) and for
+``datetime`` columns (an ISO-like date or date-time, :data:`DATETIME_PATTERN`;
+pandas datetime values are fed as ``YYYY-MM-DDTHH:MM:SS``; anything else
+counts as missing). :func:`to_model_inputs` turns a pandas
 frame into exactly that; training and prediction both go through it, so the
 two can never disagree on encoding.
 
@@ -23,6 +27,14 @@ import pandas as pd
 
 MISSING_CATEGORY = ""
 IMAGE_INPUT = "image"
+#: The date/time strings a ``datetime`` input reads (a full match; RE2 and Python ``re`` alike):
+#: ``YYYY-MM-DD`` with ``-``, ``/`` or ``.`` between the parts, optionally followed (after ``T`` or spaces)
+#: by ``HH:MM``, ``:SS`` and a fraction, and a time-zone suffix (``Z``, ``UTC``, ``+01:00``) that is ignored.
+DATETIME_PATTERN = (r"\s*([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})"
+                    r"(?:[T ]+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]*)?)?)?"
+                    r"\s*(?:Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?\s*")
+#: Schema kinds fed to the model as strings.
+STRING_KINDS = ("categorical", "text", "datetime")
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class Column:
     """
 
     name: str
-    kind: str  # "numeric", "categorical" or "image"
+    kind: str  # "numeric", "categorical", "text", "datetime" or "image"
     shape: tuple[int, ...] | None = None
     dtype: str | None = None
 
@@ -80,6 +92,20 @@ def category_strings(values: pd.Series) -> np.ndarray:
         return str(v)
 
     return np.array([text(v) for v in values.tolist()], dtype=object)
+
+
+def datetime_strings(values: pd.Series) -> np.ndarray:
+    """Date/time values as an object array of ``str`` the model parses; missing becomes ``""``.
+
+    datetime64 (time-zone aware ones in their own local time) and period
+    values become ``YYYY-MM-DDTHH:MM:SS``; strings are passed as they are.
+    """
+    if isinstance(values.dtype, pd.PeriodDtype):
+        values = values.dt.to_timestamp()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        return text.fillna(MISSING_CATEGORY).to_numpy(dtype=object)
+    return category_strings(values)
 
 
 def numeric_values(values: pd.Series) -> np.ndarray:
@@ -149,6 +175,8 @@ def to_model_inputs(frame: pd.DataFrame | np.ndarray, schema: list[Column]) -> d
         series = frame[col.name]
         if col.kind == "numeric":
             inputs[keys[col.name]] = numeric_values(series)
+        elif col.kind == "datetime":
+            inputs[keys[col.name]] = datetime_strings(series)
         else:
             inputs[keys[col.name]] = category_strings(series)
     return inputs

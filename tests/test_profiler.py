@@ -107,23 +107,35 @@ def test_constant_dropped(make_frame, values):
 
 @pytest.mark.parametrize("values", [pd.date_range("2020-01-01", periods=N, freq="D"),
                                     pd.date_range("2020-01-01", periods=N, freq="D").strftime("%Y-%m-%d"),
-                                    pd.date_range("2020-01-01", periods=N, freq="h").strftime("%d/%m/%Y %H:%M"),
-                                    pd.date_range("2020-01-01", periods=N, freq="D").strftime("%b %d, %Y")])
-def test_datetime_dropped(make_frame, values):
+                                    pd.date_range("2020-01-01", periods=N, freq="h").strftime("%Y/%m/%d %H:%M")])
+def test_datetime_kept(make_frame, values):
     col = kind_of(make_frame, values)
-    assert col.kind == "datetime" and not col.kept and "not encoded yet" in col.drop_reason
+    assert col.kind == "datetime" and col.kept and col.drop_reason is None
+    assert col.encoded_width == (11 if col.has_time else 9)
+
+
+@pytest.mark.parametrize("values", [pd.date_range("2020-01-01", periods=N, freq="h").strftime("%d/%m/%Y %H:%M"),
+                                    pd.date_range("2020-01-01", periods=N, freq="D").strftime("%b %d, %Y")])
+def test_non_iso_dates_dropped_saying_how_to_keep_them(make_frame, values):
+    col = kind_of(make_frame, values)
+    assert col.kind == "datetime" and not col.kept and "ISO" in col.drop_reason
+
+
+def test_durations_dropped(make_frame):
+    col = kind_of(make_frame, pd.to_timedelta(np.arange(N), unit="h"))
+    assert col.kind == "datetime" and not col.kept and "durations" in col.drop_reason
 
 
 def test_ranges_are_not_dates(make_frame):
     assert kind_of(make_frame, ["1-2", "3-4", "5-6"] * 20).kind == "categorical"
 
 
-def test_free_text_dropped(make_frame):
+def test_free_text_kept_as_hashed_tokens(make_frame):
     words = ["red", "fast", "car", "slow", "boat", "big", "small", "house"]
     rng = np.random.default_rng(0)
     text = [" ".join(rng.choice(words, 5)) + f" {i}" for i in range(N)]
     col = kind_of(make_frame, text)
-    assert col.kind == "text" and not col.kept and "G-IN-2" in col.drop_reason
+    assert col.kind == "text" and col.kept and col.encoded_width == 64
 
 
 def test_mostly_missing_dropped(make_frame):

@@ -5,13 +5,15 @@ A mistake gets a :class:`~autoann.errors.SchemaError` that names the column
 
 * a missing column is an error (all are listed);
 * a numeric column holding text is an error (column, rows and values quoted);
-* extra columns are ignored, and unseen categories go to the model's
-  out-of-vocabulary bucket; both are reported as a :class:`SchemaWarning`;
+* extra columns are ignored, unseen categories go to the model's
+  out-of-vocabulary bucket, and date/time values that are not ISO-like
+  dates count as missing; each is reported as a :class:`SchemaWarning`;
 * missing values (NaN, None, "") are fine: the model imputes them.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -23,7 +25,7 @@ import pandas as pd
 
 from autoann.data import NA_MARKERS
 from autoann.errors import SchemaError
-from autoann.schema import Column, model_input_names, to_model_inputs
+from autoann.schema import DATETIME_PATTERN, Column, model_input_names, to_model_inputs
 
 BATCH_SIZE = 1024
 EXAMPLES = 3  # offending values quoted per message
@@ -94,6 +96,17 @@ def call_eagerly(model: keras.Model, inputs: dict[str, np.ndarray], n_rows: int,
     return np.concatenate(parts).reshape(n_rows, -1)
 
 
+def _unreadable_dates(name: str, values: np.ndarray) -> str:
+    """A note on the date/time values of column ``name`` that the model cannot parse (it treats them as missing)."""
+    date = re.compile(DATETIME_PATTERN)
+    bad = [v for v in values.tolist() if v != "" and not date.fullmatch(v)]
+    if not bad:
+        return ""
+    return (f"Column {name!r}: {len(bad)} value(s) are not dates the model reads (e.g. "
+            f"{', '.join(map(repr, bad[:EXAMPLES]))}); they count as missing. Write them as YYYY-MM-DD, "
+            "optionally followed by HH:MM[:SS].")
+
+
 def check_frame(frame: pd.DataFrame, schema: Sequence[Column], vocabularies: dict[str, list[str]] | None = None,
                 ignore: Sequence[str] = (), from_file: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
     """Check ``frame`` against ``schema`` and convert it to the model's named inputs.
@@ -131,6 +144,8 @@ def check_frame(frame: pd.DataFrame, schema: Sequence[Column], vocabularies: dic
             )
     inputs = to_model_inputs(frame, list(schema))
     keys = model_input_names(list(schema))  # a column's input may be named apart from it ('a/b' -> 'a_b')
+    notes += [_unreadable_dates(col.name, inputs[keys[col.name]]) for col in schema if col.kind == "datetime"]
+    notes = [note for note in notes if note]
     for name, vocabulary in (vocabularies or {}).items():
         if keys.get(name) not in inputs:
             continue

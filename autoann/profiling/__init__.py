@@ -6,7 +6,7 @@ sizes, channels and pixel range. ``FACTS`` declares every fact a rule
 condition may read, with its type.
 """
 
-from autoann.profiling._columns import embedding_dim
+from autoann.profiling._columns import SKEW_THRESHOLD, embedding_dim, is_skewed, skewness
 from autoann.profiling._facts import FACTS
 from autoann.profiling._profile import (
     ColumnProfile,
@@ -19,11 +19,14 @@ from autoann.profiling._profile import (
 
 __all__ = [
     "FACTS",
+    "SKEW_THRESHOLD",
     "ColumnProfile",
     "ImageProfile",
     "Profile",
     "TargetProfile",
     "embedding_dim",
+    "is_skewed",
     "profile",
     "profile_dataset",
+    "skewness",
 ]

@@ -1,7 +1,9 @@
 """The column-kind heuristics: what each feature column is, whether it is kept, and its encoded width.
 
 :func:`column_kind` decides the kind of one column (numeric, categorical,
-boolean, identifier, constant, datetime, text) and why it is dropped;
+boolean, identifier, constant, datetime, text) and why it is dropped
+(date/time columns become date features and text columns hashed token
+features inside the model: :mod:`autoann.layers`);
 :func:`profile_column` adds its statistics and :func:`encoded_width`, the
 network inputs it becomes (G-IN-1). :mod:`autoann.profiling._profile` runs
 them over a dataset's columns.
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoann.schema import DATETIME_PATTERN
 from autoann.space import default_of
 
 #: Categoricals with at most this many levels (missing counts as a level) are one-hot
@@ -24,14 +27,24 @@ from autoann.space import default_of
 #: the space's declared defaults, so the profile's widths are those the search builds by default.
 ONEHOT_MAX_CARDINALITY = int(default_of("onehot_max_cardinality"))
 EMBEDDING_DIM_MAX = int(default_of("embedding_dim_max"))
+TEXT_HASH_BUCKETS = int(default_of("text_hash_buckets"))  # the width of a text column's token features
 MOSTLY_MISSING = 0.95  # columns missing more than this share of values are dropped
 TEXT_DISTINCT_SHARE = 0.5  # free text: more than this share of values distinct ...
 TEXT_MIN_WORDS = 3.0  # ... and at least this many words on average
+#: A string column with more levels than one-hot takes and more than this share of its values distinct
+#: (under 2 rows per level) is hashed into token features like text: an embedding row per level would see
+#: about one training row and memorize it (AA-FEAT-TEXT).
+NEAR_UNIQUE_SHARE = TEXT_DISTINCT_SHARE
+#: |skewness| above which a numeric column (or regression target) is "skewed": Bulmer's (1979) "highly
+#: skewed" bound, the usual trigger for a log transform (AA-FEAT-SKEW).
+SKEW_THRESHOLD = 1.0
 DATE_SHARE = 0.9  # share of sampled strings that must look like and parse as dates
 TOP_LEVELS = 10  # levels of a categorical (and image sizes) a profile lists, the most common first
 _BOOLEAN_WORDS = ({"true", "false"}, {"yes", "no"})
 
-DATETIME_REASON = "datetime features are not encoded yet (v1); derive numeric parts (year, month, ...) to use it"
+DURATION_REASON = "durations are not encoded; convert them to numbers (e.g. seconds) to use them"
+NON_ISO_REASON = ("dates in a format the model cannot parse; write them as ISO dates (YYYY-MM-DD, optionally "
+                  "followed by HH:MM[:SS]) to use them as date features")
 #: Names that say "identifier": id, user_id, CustomerID, uuid, key, index, row_no, ... (not "paid", "fluid").
 _ID_NAME = re.compile(r"(?i:(^|[^a-z])(id|ids|uuid|guid|key|index|idx|identifier|(row|record)_?(no|num|number)?)$)"
                       r"|[a-z0-9](ID|Id)$")
@@ -57,19 +70,27 @@ class ColumnProfile:
     mean: float | None = None
     std: float | None = None
     top_levels: dict[str, int] = field(default_factory=dict)  # categoricals/booleans: up to 10 levels and counts
+    skew: float | None = None  # numeric: sample skewness (AA-FEAT-SKEW)
+    has_time: bool = False  # datetime: some values have a time of day (the model adds an hour feature)
     warnings: list[str] = field(default_factory=list)
 
 
-def encoded_width(kind: str, cardinality: int, has_missing: bool) -> int:
+def encoded_width(kind: str, cardinality: int, has_missing: bool, has_time: bool = False) -> int:
     """Network inputs one kept column becomes, as autoann.search._preprocessing encodes it (G-IN-1).
 
     Numeric: 1, plus a missing-indicator column if values are missing.
+    Datetime: year, three sin/cos pairs, elapsed time and a missing indicator (9), plus a
+    time-of-day pair when values have times. Text: :data:`TEXT_HASH_BUCKETS` token buckets.
     Categorical and boolean (fed as strings; missing is a level of its own): one-hot
     levels + 1 out-of-vocabulary column up to :data:`ONEHOT_MAX_CARDINALITY` levels,
     else an embedding of :func:`embedding_dim` levels.
     """
     if kind == "numeric":
         return 1 + int(has_missing)
+    if kind == "datetime":
+        return 9 + 2 * int(has_time)
+    if kind == "text":
+        return TEXT_HASH_BUCKETS
     levels = cardinality + int(has_missing)
     if levels <= ONEHOT_MAX_CARDINALITY:
         return levels + 1
@@ -101,8 +122,10 @@ def column_kind(name: str, col: pd.Series, values: pd.Series, cardinality: int,
     ``values`` are the non-missing values, ``sample`` the non-missing values of
     the sampled rows. In order:
 
-    - datetime: datetime/timedelta/period dtype, or strings of which at least 90% of a
-      sample look like dates and parse with ``pd.to_datetime(format="mixed")``; dropped in v1.
+    - datetime: datetime or period dtype, or strings of which at least 90% of a sample
+      look like dates and parse with ``pd.to_datetime(format="mixed")``; kept (date
+      features) when 90% are ISO-like (:data:`autoann.schema.DATETIME_PATTERN`), dropped
+      otherwise, and timedelta columns are dropped.
     - constant: at most one distinct value; dropped (G-IN-4).
     - boolean: bool dtype, Python booleans, or strings whose lower-cased values are
       exactly {true, false} or {yes, no}.
@@ -111,13 +134,16 @@ def column_kind(name: str, col: pd.Series, values: pd.Series, cardinality: int,
       sequence (1, 2, 3, ...) or sit in a column named like an id; or strings distinct in
       every row (at most 5% missing). Dropped (G-IN-4): they cannot generalize.
     - numeric: any other number.
-    - text: strings, more than half distinct, averaging 3 or more words; dropped (G-IN-2).
+    - text: strings, more than half distinct, averaging 3 or more words: hashed token features (G-IN-2).
+    - text: strings with more levels than one-hot takes and more than half distinct
+      (:data:`NEAR_UNIQUE_SHARE`), e.g. car names: hashed token features, not an embedding.
     - categorical: any other string.
     """
     n_rows = len(col)
-    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col) \
-            or isinstance(col.dtype, pd.PeriodDtype):
-        return "datetime", DATETIME_REASON
+    if pd.api.types.is_timedelta64_dtype(col):
+        return "datetime", DURATION_REASON
+    if pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
+        return "datetime", None
     if cardinality <= 1:
         return "constant", f"constant: {cardinality} distinct value(s) carry no information (G-IN-4)"
     if pd.api.types.is_bool_dtype(col):
@@ -134,12 +160,15 @@ def column_kind(name: str, col: pd.Series, values: pd.Series, cardinality: int,
     if cardinality <= 8 and {v.strip().lower() for v in values.astype(str).unique()} in _BOOLEAN_WORDS:
         return "boolean", None
     if _looks_like_dates(strings):
-        return "datetime", DATETIME_REASON
+        iso = pd.Series(strings.unique()[:500]).str.fullmatch(DATETIME_PATTERN).mean()
+        return "datetime", None if iso >= DATE_SHARE else NON_ISO_REASON
     if cardinality > TEXT_DISTINCT_SHARE * len(values) and \
             float(strings.str.strip().str.count(r"\s+").mean()) + 1 >= TEXT_MIN_WORDS:
-        return "text", "free text needs a text-to-vector step (G-IN-2), which autoann does not have yet"
+        return "text", None
     if cardinality == len(values) >= (1 - 0.05) * n_rows:
         return "identifier", "row identifier: a distinct string in every row cannot generalize (G-IN-4)"
+    if cardinality > ONEHOT_MAX_CARDINALITY and cardinality > NEAR_UNIQUE_SHARE * len(values):
+        return "text", None
     return "categorical", None
 
 
@@ -164,6 +193,30 @@ def _looks_like_dates(strings: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= DATE_SHARE)
 
 
+def skewness(values: np.ndarray) -> float | None:
+    """The sample skewness (bias-corrected, as pandas' ``skew``) of finite float64 values; None if undefined."""
+    x = values[np.isfinite(values)]
+    if len(x) < 3:
+        return None
+    with np.errstate(all="ignore"):
+        return _finite(pd.Series(x).skew())
+
+
+def is_skewed(skew: float | None) -> bool:
+    """Whether a skewness calls for a log transform (|skew| > :data:`SKEW_THRESHOLD`, AA-FEAT-SKEW)."""
+    return skew is not None and abs(skew) > SKEW_THRESHOLD
+
+
+def _has_time(col: pd.Series, sample: pd.Series) -> bool:
+    """Whether a date/time column's values (of the sample, for strings) carry a time of day."""
+    if isinstance(col.dtype, pd.PeriodDtype):
+        return False
+    if not pd.api.types.is_datetime64_any_dtype(col):
+        col = pd.to_datetime(sample.astype(str), format="mixed", errors="coerce", utc=True)
+    stamps = col.dropna()
+    return bool((stamps != stamps.dt.normalize()).any())
+
+
 def profile_column(name: str, col: pd.Series, sample: pd.Series) -> ColumnProfile:
     """Profile one feature column: its kind, drop reason, statistics and encoded width (``sample``: the
     sampled rows of the same column, for the expensive checks)."""
@@ -182,9 +235,14 @@ def profile_column(name: str, col: pd.Series, sample: pd.Series) -> ColumnProfil
         with np.errstate(all="ignore"):  # values near 1e308 overflow: their mean/std become None
             prof.min, prof.max, prof.mean = _finite(x.min()), _finite(x.max()), _finite(x.mean())
             prof.std = _finite(x.std(ddof=1)) if len(x) > 1 else None
+        prof.skew = skewness(x)
     elif kind in ("categorical", "boolean"):
         counts = values.astype(str).value_counts().head(TOP_LEVELS)
         prof.top_levels = {str(k): int(v) for k, v in counts.items()}
+    elif kind == "datetime" and prof.kept:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prof.has_time = _has_time(col, sample.dropna())
     if prof.kept:
-        prof.encoded_width = encoded_width(kind, cardinality, missing > 0)
+        prof.encoded_width = encoded_width(kind, cardinality, missing > 0, prof.has_time)
     return prof

@@ -24,7 +24,7 @@ FACTS: dict[str, Fact] = {
     "n_features": Fact("int", "feature columns kept after dropping unusable ones"),
     "n_numeric": Fact("int", "numeric and boolean features kept"),
     "n_categorical": Fact("int", "categorical features kept"),
-    "n_dropped": Fact("int", "columns dropped (identifiers, constants, leaks, text, datetimes)"),
+    "n_dropped": Fact("int", "columns dropped (identifiers, constants, mostly missing, durations, non-ISO dates)"),
     "input_width": Fact("int", "width of the network input after encoding (G-IN-1)"),
     "max_cardinality": Fact("int", "most levels of any kept categorical feature (0 if none)"),
     "missing_fraction": Fact("float", "fraction of missing cells among kept features"),
@@ -32,6 +32,9 @@ FACTS: dict[str, Fact] = {
     "scale_spread": Fact("float", "log10 of the ratio between the largest and smallest numeric std"),
     "rows_per_input": Fact("float", "n_rows / input_width"),
     "suspected_leaks": Fact("int", "features that alone predict the target almost perfectly"),
+    "n_datetime": Fact("int", "date/time features kept (encoded as date features inside the model)"),
+    "n_text": Fact("int", "free-text and near-unique string features kept (hashed token features)"),
+    "n_skewed": Fact("int", "numeric features whose |skewness| is above 1"),
     # the target
     "n_targets": Fact("int", "number of target columns"),
     "n_classes": Fact("int", "classes (0 for regression)"),
@@ -43,6 +46,7 @@ FACTS: dict[str, Fact] = {
     "target_in_unit_interval": Fact("bool", "every regression target lies in [0, 1]"),
     "target_symmetric_bounded": Fact("bool", "regression target lies in [-1, 1] and takes negative values"),
     "target_outlier_fraction": Fact("float", "share of regression targets beyond 3 IQR of the quartiles"),
+    "target_skew": Fact("float", "largest sample skewness of the regression targets (0 for classification)"),
     # images (0 / false for tabular data)
     "image_height": Fact("int", "image height in pixels (0 for tabular)"),
     "image_width": Fact("int", "image width in pixels (0 for tabular)"),

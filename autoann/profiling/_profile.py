@@ -25,7 +25,14 @@ from autoann._io import write_text_atomic
 from autoann.data import CLASSIFICATION, Dataset, as_dataset
 from autoann.errors import DataError
 from autoann.params import validate_params
-from autoann.profiling._columns import ONEHOT_MAX_CARDINALITY, TOP_LEVELS, ColumnProfile, profile_column
+from autoann.profiling._columns import (
+    ONEHOT_MAX_CARDINALITY,
+    TOP_LEVELS,
+    ColumnProfile,
+    is_skewed,
+    profile_column,
+    skewness,
+)
 from autoann.profiling._facts import FACTS
 from autoann.profiling._leaks import LEAK_WARNING, leak_warning
 from autoann.schema import IMAGE_INPUT
@@ -51,6 +58,7 @@ class TargetProfile:
     in_unit_interval: bool = False
     symmetric_bounded: bool = False
     outlier_fraction: float = 0.0
+    skew: float = 0.0  # regression: the largest sample skewness of the target columns (AA-FEAT-SKEW)
 
 
 @dataclass
@@ -106,6 +114,8 @@ class Profile:
             "has_missing": any(c.missing_fraction > 0 for c in kept), "scale_spread": self.scale_spread,
             "rows_per_input": self.n_rows / max(self.input_width, 1),
             "suspected_leaks": sum(any(w.startswith(LEAK_WARNING) for w in c.warnings) for c in kept),
+            "n_datetime": sum(c.kind == "datetime" for c in kept), "n_text": sum(c.kind == "text" for c in kept),
+            "n_skewed": sum(c.kind == "numeric" and is_skewed(c.skew) for c in kept), "target_skew": t.skew,
             "n_targets": len(t.names), "n_classes": t.n_classes, "imbalance_ratio": t.imbalance_ratio,
             "minority_fraction": t.minority_fraction, "target_min": t.min, "target_max": t.max,
             "target_positive": t.positive, "target_in_unit_interval": t.in_unit_interval,
@@ -121,12 +131,12 @@ class Profile:
         return {name: cast[fact.kind](facts[name]) for name, fact in FACTS.items()}
 
     def feature_schema(self) -> list[tuple[str, str]]:
-        """(name, "numeric" | "categorical") for each kept feature; booleans are fed as category strings.
-        Image data has one input, the stored image (see :mod:`autoann.schema`)."""
+        """(name, "numeric" | "categorical" | "text" | "datetime") for each kept feature; booleans are fed as
+        category strings. Image data has one input, the stored image (see :mod:`autoann.schema`)."""
         if self.image is not None:
             i = self.image
             return [{"name": IMAGE_INPUT, "kind": "image", "shape": [i.height, i.width, i.channels], "dtype": i.dtype}]
-        return [(c.name, "numeric" if c.kind == "numeric" else "categorical") for c in self.kept]
+        return [(c.name, c.kind if c.kind in ("numeric", "text", "datetime") else "categorical") for c in self.kept]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +196,8 @@ def target_profile(dataset: Dataset) -> TargetProfile:
     iqr = q3 - q1
     outside = (values < q1 - 3 * iqr) | (values > q3 + 3 * iqr)
     t.outlier_fraction = float(outside.mean())
+    skews = [skewness(values[:, i]) for i in range(values.shape[1])]
+    t.skew = max((s for s in skews if s is not None), default=0.0)
     return t
 
 
@@ -219,6 +231,20 @@ def _profile_images(dataset: Dataset) -> Profile:
                    scale_spread=0.0, missing_fraction=0.0, notes=notes, image=image)
 
 
+def _feature_notes(kept: list[ColumnProfile]) -> list[str]:
+    """What the model derives from date/time and text columns, in words."""
+    notes = []
+    dates = [c.name for c in kept if c.kind == "datetime"]
+    if dates:
+        notes.append(f"{len(dates)} date/time column(s) become date features inside the model (year, month, day of "
+                     f"week, day of year, time of day, elapsed time): {', '.join(dates)}.")
+    texts = [c.name for c in kept if c.kind == "text"]
+    if texts:
+        notes.append(f"{len(texts)} free-text or near-unique column(s) become hashed token features inside the model: "
+                     f"{', '.join(texts)}.")
+    return notes
+
+
 def profile_dataset(dataset: Dataset) -> Profile:
     """Profile a loaded dataset: column kinds, drops, leaks, target shape, input width (images: size, pixels)."""
     if dataset.images is not None:
@@ -246,11 +272,12 @@ def profile_dataset(dataset: Dataset) -> Profile:
         notes.append(f"{dataset.n_rows_dropped_missing_target} row(s) with a missing target were dropped.")
     if rows is not None:
         notes.append(f"Date, text and leak checks used a random sample of {SAMPLE_ROWS:,} of the {n:,} rows.")
-    embedded = [c.name for c in kept
-                if c.kind != "numeric" and c.cardinality + (c.missing_fraction > 0) > ONEHOT_MAX_CARDINALITY]
+    embedded = [c.name for c in kept if c.kind in ("categorical", "boolean")
+                and c.cardinality + (c.missing_fraction > 0) > ONEHOT_MAX_CARDINALITY]
     if embedded:
         notes.append(f"{len(embedded)} categorical column(s) have more than {ONEHOT_MAX_CARDINALITY} levels and "
                      f"will be embedded: {', '.join(embedded)}.")
+    notes += _feature_notes(kept)
     return Profile(
         source=dataset.source, data_kind="tabular", n_rows=n, n_columns=len(columns) + len(dataset.target_names),
         columns=columns, target=target_profile(dataset), input_width=sum(c.encoded_width for c in kept),

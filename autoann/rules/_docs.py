@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from autoann.profiling import FACTS
 from autoann.rules._conditions import OPERATORS_BY_KIND, STR_FACT_VALUES, format_value
-from autoann.rules._guidelines import ELSEWHERE, GUIDELINES
+from autoann.rules._guidelines import AUTOANN_GUIDELINES, ELSEWHERE, GUIDELINES
 from autoann.rules._loader import BUILTIN_FILES, describe_then
 from autoann.space import KNOWN
 
@@ -97,6 +97,12 @@ def rules_markdown(rules: list) -> str:
         kind, text = ELSEWHERE.get(gid, ("", ""))
         other = f"{_LABELS[kind]}: {text}" if kind else ""
         out.append(f"| {gid} | {summary} | {', '.join(cited.get(gid, [])) or '-'} | {other or '-'} |")
+    out += ["", "## autoann's own guidelines", "",
+            "Guidance `shared/guidelines.md` lacks, with its source (`autoann.rules._guidelines.AUTOANN_GUIDELINES`); "
+            "rules cite these ids like the catalogue's.", "",
+            "| Guideline | Summary | Source | Rules |", "|---|---|---|---|",
+            *[f"| {gid} | {summary} | {source} | {', '.join(cited.get(gid, [])) or '-'} |"
+              for gid, (summary, source) in AUTOANN_GUIDELINES.items()]]
     out += ["", *_writing_rules(), "## Rules", ""]
     current = None
     for rule in rules:

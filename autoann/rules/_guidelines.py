@@ -87,12 +87,35 @@ GUIDELINES: dict[str, str] = {
     "G-DEF-4": "Always normalize input features",
 }
 
+#: autoann's own catalogue: guidance shared/guidelines.md lacks, id -> (summary, source). Rules cite these
+#: ids like the catalogue's; docs/rules.md lists them with their sources.
+AUTOANN_GUIDELINES: dict[str, tuple[str, str]] = {
+    "AA-FEAT-DATE": (
+        "Encode date/time columns instead of dropping them: calendar parts, periodic ones as sin/cos pairs, and "
+        "elapsed time",
+        "scikit-learn's 'Time-related feature engineering' example (cyclical sin/cos encoding of hour, weekday, "
+        "month); gradient-boosting AutoML systems (AutoGluon's DatetimeFeatureGenerator: year, month, day, "
+        "day of week, elapsed time)"),
+    "AA-FEAT-TEXT": (
+        "Free text and near-unique strings get hashed token features (TF-IDF-like), not one embedding row per "
+        "level, which sees about one training row each and memorizes it",
+        "Weinberger et al. 2009, 'Feature Hashing for Large Scale Multitask Learning' (ICML); scikit-learn's "
+        "HashingVectorizer + TfidfTransformer; fast.ai's embedding-size rule assumes several rows per level"),
+    "AA-FEAT-SKEW": (
+        "Heavy-tailed inputs and targets: a log-type transform for |skewness| > 1; a positive, skewed regression "
+        "target is fitted as log1p(y) and mapped back with expm1",
+        "Bulmer 1979, 'Principles of Statistics' (|skewness| > 1: highly skewed); Box & Cox 1964; RealMLP "
+        "(Holzmueller, Grinsztajn, Steinwart, NeurIPS 2024, arXiv 2407.04491) tames the same tails with robust "
+        "scaling and smooth clipping"),
+}
+
 #: guideline id -> (kind, text). A guideline no rule cites is "code" or "search" (where it is
 #: implemented) or "not encoded" (why not); a guideline some rule cites may add a "gap": the part of it
 #: the rules leave out. A test keeps the kinds apart.
 ELSEWHERE: dict[str, tuple[str, str]] = {
     "G-IN-1": ("code", "autoann.search._preprocessing builds the one-hot / embedding inputs; the profile's input_width fact measures them"),
-    "G-IN-2": ("gap", "text inputs; autoann reads tables and image folders, not text"),
+    "G-IN-2": ("gap", "text-only datasets (documents as the input); text columns of tables are hashed into token "
+                      "features (FEAT-TEXT, autoann.layers.HashedText)"),
     "G-IN-4": ("code", "autoann.profiling drops identifiers and constant columns and flags suspected leaks (autoann.profiling._leaks)"),
     "G-OUT-6": ("not encoded", "bounding boxes are not a v1 task"),
     "G-ARCH-6": ("code", "autoann.rules.recommend runs the parameter-count guard (apply_param_guard), which lowers the width "

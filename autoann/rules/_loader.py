@@ -41,13 +41,13 @@ from autoann._io import load_yaml, read_user_text
 from autoann.errors import RuleFileError, SpaceError, did_you_mean
 from autoann.profiling import FACTS
 from autoann.rules._conditions import Condition, check_fact_value, compile_condition, format_value, plain_fact
-from autoann.rules._guidelines import GUIDELINES
+from autoann.rules._guidelines import AUTOANN_GUIDELINES, GUIDELINES
 from autoann.space import KNOWN, Hyperparameter, default_of
 
 RULES_FORMAT = 1
 #: the built-in files, in the order their rules are applied (later rules win)
 BUILTIN_FILES = (
-    "inputs_outputs.yaml", "architecture.yaml", "activation.yaml", "regularization.yaml",
+    "inputs_outputs.yaml", "features.yaml", "architecture.yaml", "activation.yaml", "regularization.yaml",
     "optimization.yaml", "batch_epochs.yaml", "images.yaml", "goals.yaml",
 )
 RULE_KEYS = {"id", "guideline", "when", "then", "why", "note", "docs", "examples"}
@@ -60,7 +60,7 @@ DEFAULT_FACTS: dict[str, Any] = {
     "data_kind": "tabular", "task": "binary", "n_rows": 5000, "n_features": 20, "n_numeric": 16,
     "n_categorical": 4, "n_dropped": 0, "input_width": 40, "max_cardinality": 8,
     "missing_fraction": 0.0, "has_missing": False, "scale_spread": 1.0, "rows_per_input": 125.0,
-    "suspected_leaks": 0, "n_targets": 1, "n_classes": 2, "imbalance_ratio": 1.2,
+    "suspected_leaks": 0, "n_datetime": 0, "n_text": 0, "n_skewed": 0, "target_skew": 0.0, "n_targets": 1, "n_classes": 2, "imbalance_ratio": 1.2,
     "minority_fraction": 0.45, "target_min": 0.0, "target_max": 0.0, "target_positive": False,
     "target_in_unit_interval": False, "target_symmetric_bounded": False,
     "target_outlier_fraction": 0.0, "image_height": 0, "image_width": 0, "image_channels": 0,
@@ -216,8 +216,9 @@ def _parse_rule(data: Any, index: int, source: str, override: bool) -> Rule:
     if not isinstance(guideline, list) or not guideline:
         raise RuleFileError(f"{where}guideline: a non-empty list of guideline ids; got {data['guideline']!r}.")
     for i, gid in enumerate(guideline):
-        if gid not in GUIDELINES:
-            raise RuleFileError(f"{where}guideline[{i}]: unknown guideline id {gid!r}{did_you_mean(gid, GUIDELINES)}.")
+        if gid not in GUIDELINES and gid not in AUTOANN_GUIDELINES:
+            known = [*GUIDELINES, *AUTOANN_GUIDELINES]
+            raise RuleFileError(f"{where}guideline[{i}]: unknown guideline id {gid!r}{did_you_mean(gid, known)}.")
     if not isinstance(data["why"], str) or not data["why"].strip():
         raise RuleFileError(f"{where}why: one line saying why, as text; got {data['why']!r}.")
     note = data.get("note", "")

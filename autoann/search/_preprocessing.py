@@ -4,8 +4,10 @@
 vocabularies) from the training rows only. :func:`build_preprocessor` turns
 them into a Keras model from the raw named columns (see :mod:`autoann.schema`)
 to the network's inputs: one dense float matrix (standardized numbers, missing
-indicators, one-hot categoricals; G-IN-1, G-IN-3) plus one integer index per
-high-cardinality categorical, which the network embeds. The same layers
+indicators, one-hot categoricals; G-IN-1, G-IN-3; date features of date/time
+columns; hashed TF-IDF-like token features of text columns) plus one integer
+index per high-cardinality categorical, which the network embeds. Skewed
+numbers may go through sign(x) * log1p(|x|) first (``numeric_skew_transform``). The same layers
 transform the data once before the search and sit in front of the exported
 network, so training and serving cannot disagree.
 
@@ -25,9 +27,9 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from autoann.layers import StandardizeImpute
-from autoann.profiling import embedding_dim
-from autoann.schema import Column, category_strings, image_column, model_input_names, numeric_values
+from autoann.layers import DateTimeFeatures, HashedText, StandardizeImpute, hashed_token_counts, parse_datetime
+from autoann.profiling import embedding_dim, is_skewed, skewness
+from autoann.schema import Column, category_strings, datetime_strings, image_column, model_input_names, numeric_values
 from autoann.space import default_of
 
 DENSE_INPUT = "features"
@@ -67,6 +69,34 @@ class CategoricalSpec:
 
 
 @dataclass
+class DateTimeSpec:
+    """A date/time column's training statistics (the :class:`autoann.layers.DateTimeFeatures` config)."""
+
+    name: str
+    year_mean: float
+    year_std: float
+    min_days: float  # days since 1970-01-01 of the earliest training value
+    span_days: float
+    has_time: bool
+
+    @property
+    def width(self) -> int:
+        return DateTimeFeatures.width(self.has_time)
+
+
+@dataclass
+class TextSpec:
+    """A text column's inverse document frequency per hash bucket (the :class:`autoann.layers.HashedText` config)."""
+
+    name: str
+    idf: list[float]
+
+    @property
+    def width(self) -> int:
+        return len(self.idf)
+
+
+@dataclass
 class ImageSpec:
     """The stored images (shape, pixel type) and their per-channel training statistics."""
 
@@ -88,10 +118,14 @@ class Preprocessing:
     indicators: list[bool] = field(default_factory=list)
     categorical: list[CategoricalSpec] = field(default_factory=list)
     image: ImageSpec | None = None
+    log: list[bool] = field(default_factory=list)  # per numeric column: signed log1p before scaling
+    datetime: list[DateTimeSpec] = field(default_factory=list)
+    text: list[TextSpec] = field(default_factory=list)
 
     @property
     def dense_width(self) -> int:
-        return len(self.numeric) + sum(self.indicators) + sum(c.width for c in self.categorical)
+        return (len(self.numeric) + sum(self.indicators) + sum(c.width for c in self.categorical)
+                + sum(d.width for d in self.datetime) + sum(t.width for t in self.text))
 
     @property
     def embedded(self) -> list[CategoricalSpec]:
@@ -104,7 +138,9 @@ class Preprocessing:
     def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
         cats = [CategoricalSpec(**c) for c in data.get("categorical", [])]
         image = ImageSpec(**data["image"]) if data.get("image") else None
-        return cls(**{**data, "categorical": cats, "image": image})
+        dates = [DateTimeSpec(**d) for d in data.get("datetime", [])]
+        texts = [TextSpec(**t) for t in data.get("text", [])]
+        return cls(**{**data, "categorical": cats, "image": image, "datetime": dates, "text": texts})
 
 
 def _fit_image(images: np.ndarray, column: Column, scale: bool, backbone: str | None) -> ImageSpec:
@@ -137,12 +173,18 @@ def fit_preprocessing(
     indicators: bool = True,
     onehot_max_cardinality: int = int(default_of("onehot_max_cardinality")),
     embedding_dim_max: int = int(default_of("embedding_dim_max")),
+    skew_transform: str = str(default_of("numeric_skew_transform")),
+    text_buckets: int = int(default_of("text_hash_buckets")),
     backbone: str | None = None,
 ) -> Preprocessing:
     """Learn the preprocessing statistics from the training rows ``frame``.
 
     ``scale=False`` (``numeric_scaling: none``) only centres numbers; missing
-    numbers are always filled with the training mean. For an image schema
+    numbers are always filled with the training mean. ``skew_transform=
+    "signed_log1p"`` maps the numeric columns skewed on the training rows
+    (:func:`autoann.profiling.is_skewed`) through sign(x) * log1p(|x|) before
+    their statistics are taken. Text columns get ``text_buckets`` hashed
+    token features. For an image schema
     ``frame`` is the training images' array, ``scale`` standardizes each
     channel and ``backbone`` names a pretrained network to start from.
     """
@@ -153,6 +195,9 @@ def fit_preprocessing(
     for col in schema:
         if col.kind == "numeric":
             values = numeric_values(frame[col.name]).astype("float64")
+            log = skew_transform == "signed_log1p" and is_skewed(skewness(values))
+            if log:
+                values = np.sign(values) * np.log1p(np.abs(values))
             finite = values[np.isfinite(values)]
             mean = float(finite.mean()) if finite.size else 0.0
             std = float(finite.std()) if finite.size else 1.0
@@ -160,6 +205,11 @@ def fit_preprocessing(
             prep.mean.append(mean)
             prep.std.append(std if (scale and std > 1e-12) else 1.0)
             prep.indicators.append(bool(indicators and finite.size < values.size))
+            prep.log.append(bool(log))
+        elif col.kind == "datetime":
+            prep.datetime.append(_fit_datetime(col.name, datetime_strings(frame[col.name])))
+        elif col.kind == "text":
+            prep.text.append(_fit_text(col.name, category_strings(frame[col.name]), text_buckets))
         else:
             levels = pd.Series(category_strings(frame[col.name])).value_counts()
             vocabulary = sorted(str(v) for v in levels.index)
@@ -168,11 +218,33 @@ def fit_preprocessing(
             else:
                 dim = embedding_dim(len(vocabulary), embedding_dim_max)
                 prep.categorical.append(CategoricalSpec(col.name, vocabulary, "embedding", dim))
-    if not prep.numeric and all(c.encoding == "embedding" for c in prep.categorical):
+    if not (prep.numeric or prep.datetime or prep.text) and all(c.encoding == "embedding" for c in prep.categorical):
         # The network needs a dense input: one-hot the smallest categorical.
         smallest = min(prep.categorical, key=lambda c: len(c.vocabulary))
         smallest.encoding, smallest.embedding_dim = "onehot", 0
     return prep
+
+
+def _fit_datetime(name: str, strings: np.ndarray) -> DateTimeSpec:
+    """The year's mean and std, the earliest value and the span of a date/time column's training values,
+    parsed by the same TF ops the model runs (:func:`autoann.layers.parse_datetime`)."""
+    parts = {k: np.asarray(v) for k, v in parse_datetime(strings.astype(str)).items()}
+    valid = parts["valid"] > 0
+    if not valid.any():
+        return DateTimeSpec(name, 0.0, 1.0, 0.0, 1.0, False)
+    years = parts["year"][valid]
+    moments = parts["days"][valid] + parts["seconds"][valid] / 86400.0
+    std = float(years.std())
+    return DateTimeSpec(name, float(years.mean()), std if std > 1e-6 else 1.0, float(moments.min()),
+                        max(float(moments.max() - moments.min()), 1.0), bool((parts["seconds"][valid] != 0).any()))
+
+
+def _fit_text(name: str, strings: np.ndarray, buckets: int) -> TextSpec:
+    """Smoothed inverse document frequency of each hash bucket over a text column's training rows."""
+    counts = np.asarray(hashed_token_counts(strings.astype(str), buckets))
+    documents = (counts > 0).sum(axis=0)
+    idf = np.log((1.0 + len(counts)) / (1.0 + documents)) + 1.0
+    return TextSpec(name, [float(v) for v in idf])
 
 
 def raw_inputs(schema: list[Column]) -> dict[str, Any]:
@@ -209,8 +281,13 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
         stacked = [layers.Reshape((1,), name=free_name(layer_name(f"col{i}__", n), taken))(inputs[n])
                    for i, n in enumerate(prep.numeric)]
         matrix = stacked[0] if len(stacked) == 1 else layers.Concatenate(name=free_name("numeric_columns", taken))(stacked)
-        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators,
+        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators, prep.log or None,
                                        name=free_name("standardize_impute", taken))(matrix))
+    for i, date in enumerate(prep.datetime):
+        parts.append(DateTimeFeatures(date.year_mean, date.year_std, date.min_days, date.span_days, date.has_time,
+                                      name=free_name(layer_name(f"date{i}__", date.name), taken))(inputs[date.name]))
+    for i, text in enumerate(prep.text):
+        parts.append(HashedText(text.idf, name=free_name(layer_name(f"text{i}__", text.name), taken))(inputs[text.name]))
     out: dict[str, Any] = {}
     for i, cat in enumerate(prep.categorical):
         mode = "one_hot" if cat.encoding == "onehot" else "int"
@@ -223,7 +300,7 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
         else:
             out[embed_key(i, cat.name)] = encoded
     if not parts:
-        raise ValueError("preprocessing needs at least one numeric or one-hot column")
+        raise ValueError("preprocessing needs at least one numeric, date, text or one-hot column")
     out[DENSE_INPUT] = parts[0] if len(parts) == 1 else layers.Concatenate(name=free_name("dense_features", taken))(parts)
     return out
 

@@ -32,6 +32,7 @@ class Splits:
     class_dtype: str | None
     target_mean: np.ndarray | None = None
     target_std: np.ndarray | None = None
+    target_log: bool = False  # the scaled target is log1p(y): the model's output goes through expm1
     # the user's sample weights, split with the same row indices (None without weights)
     w_train: np.ndarray | None = None
     w_val: np.ndarray | None = None
@@ -39,8 +40,13 @@ class Splits:
 
 
 def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_size: float,
-                  seed: int, target_scaling: bool, sample_weight: np.ndarray | None = None) -> Splits:
+                  seed: int, target_scaling: bool, sample_weight: np.ndarray | None = None,
+                  log_target: bool = False) -> Splits:
     """Hold out a test split, then a validation split (both stratified for classification).
+
+    ``target_scaling`` standardizes a regression target with the training
+    split's mean and std; ``log_target`` takes log1p of it first (a positive,
+    skewed target, ``target_scaling: log_standardize``).
 
     ``sample_weight`` (one weight per row of ``dataset``, see
     :func:`align_sample_weight`) is split with the same row indices; the
@@ -100,11 +106,12 @@ def split_dataset(dataset: Dataset, task: str, *, test_size: float, validation_s
     if sample_weight is not None:
         splits.w_train, splits.w_val, splits.w_test = sample_weight[train], sample_weight[val], sample_weight[test]
     if task not in CLASSIFICATION and target_scaling:
-        mean, std = encoded[train].mean(axis=0), encoded[train].std(axis=0)
+        scaled = np.log1p(encoded) if log_target else encoded
+        mean, std = scaled[train].mean(axis=0), scaled[train].std(axis=0)
         std = np.where(std > 1e-12, std, 1.0)
-        splits.target_mean, splits.target_std = mean, std
-        splits.y_train = (encoded[train] - mean) / std
-        splits.y_val = (encoded[val] - mean) / std
+        splits.target_mean, splits.target_std, splits.target_log = mean, std, log_target
+        splits.y_train = (scaled[train] - mean) / std
+        splits.y_val = (scaled[val] - mean) / std
     return splits
 
 

@@ -271,6 +271,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     import keras
 
     from autoann import metrics
+    from autoann.layers import Expm1
     from autoann.search._fit import TrainingData
     from autoann.search._preprocessing import (apply_preprocessing, fit_preprocessing, model_inputs, raw_inputs,
                                                transform)
@@ -278,9 +279,11 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
 
     task = profile.target.task
     keras.utils.set_random_seed(seed)
-    scale_target = task not in CLASSIFICATION and space.setting("target_scaling") == "standardize"
+    target_scaling = space.setting("target_scaling")
+    scale_target = task not in CLASSIFICATION and target_scaling in ("standardize", "log_standardize")
     splits = split_dataset(dataset, task, test_size=test_size, validation_size=validation_size,
-                           seed=seed, target_scaling=scale_target, sample_weight=sample_weight)
+                           seed=seed, target_scaling=scale_target, sample_weight=sample_weight,
+                           log_target=target_scaling == "log_standardize")
     w_train, w_val = split_weights(splits)
     schema = schema_from_list(profile.feature_schema())
     prep = fit_preprocessing(
@@ -289,6 +292,8 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
         indicators=bool(space.setting("missing_indicators")),
         onehot_max_cardinality=int(space.setting("onehot_max_cardinality")),
         embedding_dim_max=int(space.setting("embedding_dim_max")),
+        skew_transform=str(space.setting("numeric_skew_transform")),
+        text_buckets=int(space.setting("text_hash_buckets")),
         backbone=backbone,
     )
     x_train, x_val = transform(prep, schema, [splits.train, splits.val])
@@ -312,6 +317,8 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
         out = TemperatureScaling(result.calibration["temperature"], name="calibration")(out)
     if splits.target_mean is not None:
         out = keras.layers.Rescaling(splits.target_std.tolist(), splits.target_mean.tolist(), name="target_units")(out)
+    if splits.target_log:
+        out = Expm1(name="target_expm1")(out)
     model = keras.Model(model_inputs(raw), out, name="autoann")
     evaluation = {
         name: metrics.evaluate_predictions(task, truth, _predict(model, frame, schema), splits.classes)
