@@ -37,7 +37,7 @@ def test_file_round_trip(tmp_path):
         ({"n_layers": {"int": [1.5, 3]}}, "whole numbers"),
         ({"learning_rate": {"float": [0, 1e-2], "log": True}}, "low bound must be > 0"),
         ({"optimizer": {"choice": []}}, "non-empty list"),
-        ({"optimizer": {"choice": ["adamw"]}}, "cannot be 'adamw'"),
+        ({"optimizer": {"choice": ["adamq"]}}, "cannot be 'adamq'"),
         ({"dropout": {"float": [0.0, 2.0]}}, "cannot be 2.0"),
         ({"n_layers": {"int": [1, 3], "float": [1, 2]}}, "exactly one of"),
         ({"n_layers": {"int": [1, 3], "sampling": "log"}}, "unknown key"),
