@@ -36,8 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import ROOT, baseline_preprocessor
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-ROOT = Path(__file__).resolve().parents[1]
 DATASETS = [("breast_cancer.csv", "diagnosis"), ("penguins.csv", "species"), ("diabetes.csv", "progression"),
             ("digits", None)]  # a folder of images: the labels are the class folders
 TEST_SIZE = 0.2
@@ -55,11 +56,9 @@ def holdout(dataset, task, seed: int):
 def mlp_baseline(dataset, task, seed: int) -> dict:
     import numpy as np
     import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
     from autoann import metrics
     from autoann.profiling._profile import profile_dataset
@@ -78,11 +77,7 @@ def mlp_baseline(dataset, task, seed: int) -> dict:
     profile = profile_dataset(dataset)
     numeric = [n for n, kind in profile.feature_schema() if kind == "numeric"]
     categorical = [n for n, kind in profile.feature_schema() if kind != "numeric"]
-    prep = ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                              OneHotEncoder(handle_unknown="ignore")), categorical),
-    ])
+    prep = baseline_preprocessor(numeric, categorical)
     fit_frame = pd.concat([splits.train, splits.val])
     for col in categorical:
         fit_frame[col] = fit_frame[col].astype("object")
