@@ -216,11 +216,11 @@ class RunMetadata:
         return {c["name"]: c["vocabulary"] for c in self.preprocessing.get("categorical", []) if "vocabulary" in c}
 
     def to_json(self) -> dict[str, Any]:
-        """The ``metadata.json`` dict, JSON-safe. Export fields and ``feature_names`` appear once set."""
+        """The ``metadata.json`` dict, JSON-safe. Export fields, ``feature_names`` and ``calibration`` appear once set."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "extra" or (value is None and f.name in (*EXPORT_FIELDS, "feature_names")):
+            if f.name == "extra" or (value is None and f.name in (*EXPORT_FIELDS, "feature_names", "calibration")):
                 continue
             out[f.name] = [c.to_dict() for c in value] if f.name == "schema" else value
         return to_jsonable({**self.extra, **out})

@@ -26,16 +26,20 @@ class StandardizeImpute(layers.Layer):
 
     ``log`` flags the skewed columns that are mapped through sign(x) * log1p(|x|)
     first (``numeric_skew_transform: signed_log1p``); ``mean`` and ``std`` are
-    then those of the transformed values.
+    then those of the transformed values. ``clip`` > 0 smoothly clips each
+    standardized value to about +-``clip``: z / sqrt(1 + (z / clip)^2)
+    (``numeric_clip: smooth``, RealMLP's smooth clipping), so an outlier cannot
+    saturate the first layer while ordinary values pass almost unchanged.
     """
 
     def __init__(self, mean: list[float], std: list[float], indicators: list[bool], log: list[bool] | None = None,
-                 **kwargs: Any):
+                 clip: float = 0.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.mean = [float(m) for m in mean]
         self.std = [float(s) for s in std]
         self.indicators = [bool(i) for i in indicators]
         self.log = [bool(f) for f in log] if log and any(log) else None
+        self.clip = float(clip)
 
     def call(self, x):
         x = ops.cast(x, "float32")
@@ -46,6 +50,8 @@ class StandardizeImpute(layers.Layer):
         std = ops.convert_to_tensor(self.std, dtype="float32")
         missing = ops.logical_not(ops.isfinite(x))
         z = (ops.where(missing, mean, x) - mean) / std
+        if self.clip > 0:
+            z = z / ops.sqrt(1.0 + ops.square(z / self.clip))
         flags = [ops.cast(missing[:, i : i + 1], "float32") for i, f in enumerate(self.indicators) if f]
         return ops.concatenate([z, *flags], axis=1) if flags else z
 
@@ -54,7 +60,7 @@ class StandardizeImpute(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "std": self.std, "indicators": self.indicators,
-                "log": self.log}
+                "log": self.log, "clip": self.clip}
 
 
 def _days_from_civil(year, month, day):

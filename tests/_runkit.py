@@ -59,7 +59,7 @@ def metadata(task: str, classes: list[str] | None = None, class_dtype: str | Non
              targets: list[str] | None = None) -> dict:
     """Plausible search metadata, as the search stage fills it."""
     targets = targets or (["y1", "y2"] if task == "multi_regression" else ["y"])
-    metric = {"binary": "auc", "multiclass": "accuracy"}.get(task, "rmse")
+    metric = {"binary": "roc_auc", "multiclass": "accuracy"}.get(task, "rmse")
     return {
         "task": task, "target_names": targets, "classes": classes, "class_dtype": class_dtype,
         "schema": [c.to_dict() for c in SCHEMA],
@@ -88,7 +88,7 @@ def artifacts(task: str, classes: list[str] | None = None, class_dtype: str | No
                      finished_at=2.0 * (i + 1), values={"n_layers": 1 + i % 2, "learning_rate": 10 ** -(2 + i % 3)})
             for i in range(5)]
     history = {"loss": [0.9, 0.6, 0.45, 0.35, 0.3], "val_loss": [0.95, 0.7, 0.6, 0.62, 0.66]}
-    history.update({"auc": [0.7, 0.8, 0.85, 0.9, 0.92], "val_auc": [0.68, 0.75, 0.78, 0.78, 0.77]})
+    history.update({"roc_auc": [0.7, 0.8, 0.85, 0.9, 0.92], "val_roc_auc": [0.68, 0.75, 0.78, 0.78, 0.77]})
     progress = [(2.0, 0.6), (4.0, 0.65), (8.0, 0.75), (10.0, 0.8)]
     return FittedRun(model=model if model is not None else build_model(task),
                      metadata=RunMetadata.from_json(metadata(task, classes, class_dtype)), trials=rows,

@@ -26,7 +26,7 @@ SCHEMA = [Column("a", "numeric"), Column("b c", "numeric"), Column("d", "numeric
 BINARY_SPACE = {
     "hyperparameters": {
         "task": "binary", "output_units": 1, "output_activation": "sigmoid",
-        "loss": "binary_crossentropy", "metric": "auc",
+        "loss": "binary_crossentropy", "metric": "roc_auc",
         "n_layers": {"int": [1, 2]}, "units_first": {"choice": [8, 16]}, "shrink": {"choice": [1.0, 0.5]},
         "activation_family": {"choice": ["selu", "elu"]},
         "batch_norm": {"choice": [False, True], "active_if": {"activation_family": ["elu"]}},

@@ -34,7 +34,7 @@ from autoann.search._tuner import BudgetedHyperband
 
 pytestmark = [pytest.mark.train, pytest.mark.usefixtures("quiet_tensorflow_logger")]
 runner = CliRunner()
-SEARCH = ["--max-trials", "1", "--max-epochs", "2", "--time-budget", "5m", "--seed", "0"]
+SEARCH = ["--max-trials", "2", "--max-epochs", "2", "--time-budget", "5m", "--seed", "0"]  # the default + 1 trial
 FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _PLAIN = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6)
 #: printable names; half of them hold a '/' (as scikit-learn's wine data does), which Keras refuses in a name

@@ -29,7 +29,8 @@ from autoann.search._splits import split_dataset
 pytestmark = [pytest.mark.train, pytest.mark.usefixtures("quiet_tensorflow_logger")]
 runner = CliRunner()
 ROWS = 120
-SEARCH = ["--max-trials", "2", "--max-epochs", "3", "--time-budget", "5m", "--seed", "0"]
+#: three trials: the default network (every search's first) and two of Hyperband's
+SEARCH = ["--max-trials", "3", "--max-epochs", "3", "--time-budget", "5m", "--seed", "0"]
 RUN_FILES = ("model.keras", "saved_model", "metadata.json", "leaderboard.csv", "history.json", "report.md",
              "learning_curves.png", "search_progress.png")
 #: leaderboard columns that measure time; everything else must repeat with the seed
@@ -101,7 +102,7 @@ def test_train_writes_a_complete_run_directory(trained, board):
     assert not list(run_dir.rglob("*.weights.h5"))
     out = " ".join(result.stdout.split())
     assert "test metrics" in out and f"run directory: {run_dir}" in out
-    assert f"2 trials ({(board['status'] == 'failed').sum()} failed)" in out  # the count the leaderboard holds
+    assert f"3 trials ({(board['status'] == 'failed').sum()} failed)" in out  # the count the leaderboard holds
     assert "done in" in out and "Traceback" not in result.output
 
 
@@ -115,7 +116,7 @@ def test_metadata_holds_test_metrics_of_the_test_split(run, meta, data):
     held_out = split_dataset(dataset, "binary", test_size=0.2, validation_size=0.2, seed=0, target_scaling=False)
     assert len(held_out.test) == splits["test"] and len(held_out.val) == splits["validation"]
     scores = autoann.load(run).evaluate(held_out.test, held_out.truth_test)
-    assert set(meta["metrics"]["test"]) == {"accuracy", "balanced_accuracy", "f1", "log_loss", "roc_auc"}
+    assert set(meta["metrics"]["test"]) == {"accuracy", "balanced_accuracy", "f1", "f1_macro", "log_loss", "roc_auc"}
     for name, value in meta["metrics"]["test"].items():
         assert scores[name] == pytest.approx(value, abs=1e-5), name
     assert meta["metrics"]["validation"]  # scored separately, on the validation rows
@@ -123,10 +124,10 @@ def test_metadata_holds_test_metrics_of_the_test_split(run, meta, data):
 
 def test_metadata_records_seed_budget_and_best_hyperparameters(meta, board):
     assert meta["seed"] == 0
-    assert meta["budget"]["requested"] == "5m" and meta["budget"]["max_trials"] == 2
+    assert meta["budget"]["requested"] == "5m" and meta["budget"]["max_trials"] == 3
     assert {"search_seconds", "fit_seconds", "seconds_before_export"} <= set(meta["budget"])  # timings: bench/
     assert meta["hyperband"]["max_epochs"] == 3  # --max-epochs pins it
-    assert meta["objective"] == {"name": "val_auc", "direction": "max"}
+    assert meta["objective"] == {"name": "val_accuracy", "direction": "max", "metric": "accuracy"}
     # the best hyperparameters are those of the leaderboard's best trial
     best = board.loc[board["score"].idxmax()]
     chosen = meta["best_hyperparameters"]
@@ -139,15 +140,15 @@ def test_metadata_records_seed_budget_and_best_hyperparameters(meta, board):
             assert float(best[key]) == pytest.approx(float(chosen[key])), key
         else:
             assert str(best[key]) == str(chosen[key]), key
-    assert meta["final_model"].startswith(("best trial", "best configuration"))
+    assert meta["final_model"].startswith(("the default network", "trial "))
 
 
 def test_leaderboard_has_one_row_per_trial(board, meta):
-    assert len(board) == 2  # --max-trials 2, and the budget is far from over
+    assert len(board) == 3  # --max-trials 3 (the default network and two trials), far from the budget
     assert board["trial_id"].is_unique
     assert set(board["status"]) <= {"completed", "cut", "failed"} and "completed" in set(board["status"])
     scored = board[board["status"] != "failed"]
-    assert scored["score"].between(0, 1).all()  # val_auc
+    assert scored["score"].between(0, 1).all()  # val_accuracy
     assert (board["epochs_run"] >= 1).all() and {"fit_seconds", "seconds"} <= set(board.columns)
     assert not meta["interrupted"]
 
@@ -194,7 +195,7 @@ def test_same_seed_gives_the_same_leaderboard(run, board, data, tmp_path):
     # --overwrite replaced the old folder; --keep-trials kept one trial folder per leaderboard row
     assert not (again / "old.txt").exists() and leftovers(tmp_path) == []
     trials = sorted(p.name for p in (again / "search" / "search").glob("trial_*"))
-    assert trials == [f"trial_{t}" for t in second["trial_id"]]
+    assert trials == [f"trial_{t}" for t in second["trial_id"] if t != "default"]  # the default is no KT trial
     assert list((again / "search").rglob("checkpoint.weights.h5"))  # at least the best trial's
 
 
@@ -218,13 +219,13 @@ def record_trials(monkeypatch, interrupt_at: int | None = None) -> list[str]:
 
 def test_resume_after_ctrl_c_in_a_trial_keeps_the_finished_trials(data, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    search = [*SEARCH[2:], "--max-trials", "4"]
+    search = [*SEARCH[2:], "--max-trials", "5"]  # the default network and four Hyperband trials
     ran = record_trials(monkeypatch, interrupt_at=3)
     result = train(data, "--target", "y", *search, "-o", run_dir)
     # Ctrl-C during the 3rd trial: the best of the two finished trials is exported, the search state kept.
     assert result.exit_code == 0, result.output + err(result)
     first = pd.read_csv(run_dir / "leaderboard.csv", dtype={"trial_id": str})
-    assert list(first["trial_id"]) == ran[:2] and json.loads((run_dir / "metadata.json").read_text())["interrupted"]
+    assert list(first["trial_id"]) == ["default", *ran[:2]] and json.loads((run_dir / "metadata.json").read_text())["interrupted"]
     assert (run_dir / "search" / "search" / "oracle.json").exists()
     assert "--resume" in " ".join(result.stdout.split())
 
@@ -232,9 +233,9 @@ def test_resume_after_ctrl_c_in_a_trial_keeps_the_finished_trials(data, tmp_path
     result = train(data, "--target", "y", *search, "-o", run_dir, "--resume")
     assert result.exit_code == 0, result.output + err(result)
     board = pd.read_csv(run_dir / "leaderboard.csv", dtype={"trial_id": str})
-    assert len(board) == 4
-    assert not set(ran) & set(first["trial_id"]), ran  # finished trials are not run again
-    assert len(ran) == 2  # the interrupted trial (from scratch) and one more, up to --max-trials 4
+    assert len(board) == 5
+    assert not set(ran) & set(first["trial_id"]), ran  # finished trials are not run again, nor the default
+    assert len(ran) == 2  # the interrupted trial (from scratch) and one more, up to --max-trials 5
     kept = board.set_index("trial_id").loc[first["trial_id"]].reset_index()[first.columns]
     pd.testing.assert_frame_equal(kept, first, check_dtype=False)  # same scores, even the same timings
     meta = json.loads((run_dir / "metadata.json").read_text())
@@ -267,7 +268,7 @@ def test_resume_after_ctrl_c_during_the_export(data, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output + err(result)
     assert ran == []  # both trials were finished: nothing is trained again
     board = pd.read_csv(run_dir / "leaderboard.csv", dtype={"trial_id": str})
-    assert list(board["trial_id"]) == finished
+    assert list(board["trial_id"]) == ["default", *finished]
     assert [n for n in RUN_FILES if not (run_dir / n).exists()] == [] and leftovers(tmp_path) == []
 
 

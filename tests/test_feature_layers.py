@@ -90,6 +90,17 @@ def test_signed_log1p_before_standardizing():
     assert StandardizeImpute([0.0], [1.0], [False]).get_config()["log"] is None
 
 
+def test_smooth_clipping_bends_outliers_and_leaves_ordinary_values_almost_alone():
+    """RealMLP's smooth clip z / sqrt(1 + (z/3)^2): monotone, about z near 0, bounded by 3, saved in the config."""
+    z = np.array([[-100.0], [-3.0], [0.0], [0.5], [3.0], [1e6]], dtype="float32")
+    layer = StandardizeImpute([0.0], [1.0], [False], clip=3.0)
+    out = np.asarray(layer(z))[:, 0]
+    np.testing.assert_allclose(out, z[:, 0] / np.sqrt(1 + (z[:, 0] / 3) ** 2), rtol=1e-6)
+    assert np.all(np.diff(out) > 0) and np.all(np.abs(out) <= 3) and abs(out[3] - 0.5) < 0.01
+    assert StandardizeImpute.from_config(layer.get_config()).clip == 3.0
+    assert StandardizeImpute([0.0], [1.0], [False]).clip == 0.0  # models saved before the option load unchanged
+
+
 def raw_frame(n: int = 150, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     words = ["chevrolet", "ford", "malibu", "impala", "torino", "pinto", "civic", "corolla", "gt", "sw"]

@@ -12,7 +12,7 @@ from autoann.space import FAMILIES, SearchSpace, default_of, layer_widths
 pytestmark = pytest.mark.train
 
 BASE = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
-        "metric": "auc", "n_layers": 3, "units_first": 32, "shrink": 0.5, "units_min": 4, "dropout": 0.2,
+        "metric": "roc_auc", "n_layers": 3, "units_first": 32, "shrink": 0.5, "units_min": 4, "dropout": 0.2,
         "dropout_layers": 2, "optimizer": "nadam", "learning_rate": 1e-3}
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.train
 
 SCHEMA = [Column("a", "numeric"), Column("b", "numeric")]
 VALUES = {"task": "binary", "output_units": 1, "output_activation": "sigmoid", "loss": "binary_crossentropy",
-          "metric": "auc", "n_layers": 1, "units_first": 16, "activation_family": "elu", "optimizer": "adam",
+          "metric": "roc_auc", "n_layers": 1, "units_first": 16, "activation_family": "elu", "optimizer": "adam",
           "learning_rate": 0.02, "batch_size": 16, "patience": 100, "schedule": "constant"}
 
 
@@ -157,7 +157,7 @@ def test_zero_weights_make_the_network_learn_the_other_half(keep):
     kept = w == 1
     accuracy = ((p > 0.5) == (y == 1))[kept].mean()
     assert accuracy > 0.9, accuracy
-    assert record.history["val_auc"][-1] > 0.9  # the validation objective is weighted too
+    assert record.history["val_roc_auc"][-1] > 0.9  # the validation objective is weighted too
 
 
 @pytest.mark.parametrize("built_weighted", [True, False], ids=["trial", "refit"])
@@ -192,7 +192,7 @@ def test_unit_weights_train_exactly_like_no_weights():
     _, a = fitted(prep, plain, epochs=3)
     _, b = fitted(prep, ones, epochs=3)
     assert np.allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
-    assert np.allclose(a.history["val_auc"], b.history["val_auc"], rtol=1e-5)
+    assert np.allclose(a.history["val_roc_auc"], b.history["val_roc_auc"], rtol=1e-5)
 
 
 # -- end to end through fit_run ----------------------------------------------------------------------

@@ -54,9 +54,9 @@ def test_default_options_are_read_at_call_time_and_skips_are_noted(data, tmp_pat
     monkeypatch.setattr(_options, "DEFAULT", SearchOptions(calibrate=False, refit=False, nominal_costs=(0.01, 0.1)))
     result = search(data, tmp_path, max_trials=1)
     assert (result.plan.seconds_per_epoch, result.plan.seconds_per_trial) == (0.01, 0.1)  # nominal, not timed
-    assert any(note.startswith("no calibration run") for note in result.notes), result.notes
+    assert any(note.startswith("no default network first") for note in result.notes), result.notes
     assert any(note.startswith("no refit") for note in result.notes), result.notes
-    assert result.final_model.endswith("(checkpoint of its best epoch)")
+    assert "its checkpoint at epoch" in result.final_model and result.leaderboard["trial_id"].tolist() == ["0000"]
 
 
 def test_diverging_trials_fail_and_the_search_goes_on(data, tmp_path):

@@ -101,6 +101,20 @@ AUTOANN_GUIDELINES: dict[str, tuple[str, str]] = {
         "level, which sees about one training row each and memorizes it",
         "Weinberger et al. 2009, 'Feature Hashing for Large Scale Multitask Learning' (ICML); scikit-learn's "
         "HashingVectorizer + TfidfTransformer; fast.ai's embedding-size rule assumes several rows per level"),
+    "AA-REG-DROPOUT-REGRESSION": (
+        "Regression networks start without dropout: its train/prediction variance shift reaches the output "
+        "values directly",
+        "Li, Chen, Hu, Yang 2019, 'Understanding the Disharmony between Dropout and Batch Normalization by "
+        "Variance Shift' (CVPR); measured in bench/first_candidate.py (load_diabetes R2 0.16 -> 0.31)"),
+    "AA-OPT-ADAMW": (
+        "On tables, AdamW (decoupled weight decay) as the default optimizer",
+        "Loshchilov & Hutter 2019, 'Decoupled Weight Decay Regularization' (ICLR); Holzmueller, Grinsztajn, "
+        "Steinwart 2024, 'Better by Default: Strong Pre-Tuned MLPs and Boosted Trees on Tabular Data' "
+        "(RealMLP, NeurIPS, arXiv 2407.04491); measured in bench/first_candidate.py"),
+    "AA-IN-SMOOTH-CLIP": (
+        "Smoothly clip standardized numeric inputs, x / sqrt(1 + (x/3)^2), so outliers cannot saturate the "
+        "first layer",
+        "Holzmueller, Grinsztajn, Steinwart 2024 (RealMLP, arXiv 2407.04491): robust scaling and smooth clipping"),
     "AA-FEAT-SKEW": (
         "Heavy-tailed inputs and targets: a log-type transform for |skewness| > 1; a positive, skewed regression "
         "target is fitted as log1p(y) and mapped back with expm1",

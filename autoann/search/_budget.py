@@ -87,7 +87,8 @@ class SearchPlan:
         full = n_brackets(self.max_epochs, self.factor)
         brackets = self.brackets or full
         return (
-            f"Hyperband max_epochs={self.max_epochs} (what the default network needed to stop early), "
+            f"Hyperband max_epochs={self.max_epochs} (the default network's epochs to early stopping, within the "
+            f"space's max_epochs), "
             f"factor={self.factor}, {brackets} of {full} brackets: one iteration = "
             f"{self.iteration_trials} trials, {self.iteration_epochs} epochs, "
             f"~{self.iteration_seconds:.0f}s (measured {self.seconds_per_epoch * 1000:.0f} ms/epoch, "

@@ -33,6 +33,8 @@ from autoann.schema import Column, category_strings, datetime_strings, image_col
 from autoann.space import default_of
 
 DENSE_INPUT = "features"
+#: where ``numeric_clip: smooth`` bends standardized values (RealMLP's 3 standard deviations)
+SMOOTH_CLIP = 3.0
 EMBED_PREFIX = "embed__"
 PIXELS_INPUT = "pixels"  # the network's input of an image model: standardized float pixels
 
@@ -119,6 +121,7 @@ class Preprocessing:
     categorical: list[CategoricalSpec] = field(default_factory=list)
     image: ImageSpec | None = None
     log: list[bool] = field(default_factory=list)  # per numeric column: signed log1p before scaling
+    clip: float = 0.0  # smooth clipping of the standardized numbers to about +-clip (0: none)
     datetime: list[DateTimeSpec] = field(default_factory=list)
     text: list[TextSpec] = field(default_factory=list)
 
@@ -175,6 +178,7 @@ def fit_preprocessing(
     embedding_dim_max: int = int(default_of("embedding_dim_max")),
     skew_transform: str = str(default_of("numeric_skew_transform")),
     text_buckets: int = int(default_of("text_hash_buckets")),
+    clip: str = str(default_of("numeric_clip")),
     backbone: str | None = None,
 ) -> Preprocessing:
     """Learn the preprocessing statistics from the training rows ``frame``.
@@ -183,7 +187,8 @@ def fit_preprocessing(
     numbers are always filled with the training mean. ``skew_transform=
     "signed_log1p"`` maps the numeric columns skewed on the training rows
     (:func:`autoann.profiling.is_skewed`) through sign(x) * log1p(|x|) before
-    their statistics are taken. Text columns get ``text_buckets`` hashed
+    their statistics are taken. ``clip="smooth"`` smoothly clips the
+    standardized numbers to about +-SMOOTH_CLIP. Text columns get ``text_buckets`` hashed
     token features. For an image schema
     ``frame`` is the training images' array, ``scale`` standardizes each
     channel and ``backbone`` names a pretrained network to start from.
@@ -191,7 +196,7 @@ def fit_preprocessing(
     image = image_column(schema)
     if image is not None:
         return Preprocessing(image=_fit_image(np.asarray(frame), image, scale, backbone))
-    prep = Preprocessing()
+    prep = Preprocessing(clip=SMOOTH_CLIP if clip == "smooth" else 0.0)
     for col in schema:
         if col.kind == "numeric":
             values = numeric_values(frame[col.name]).astype("float64")
@@ -281,7 +286,7 @@ def apply_preprocessing(prep: Preprocessing, inputs: dict[str, Any]) -> dict[str
         stacked = [layers.Reshape((1,), name=free_name(layer_name(f"col{i}__", n), taken))(inputs[n])
                    for i, n in enumerate(prep.numeric)]
         matrix = stacked[0] if len(stacked) == 1 else layers.Concatenate(name=free_name("numeric_columns", taken))(stacked)
-        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators, prep.log or None,
+        parts.append(StandardizeImpute(prep.mean, prep.std, prep.indicators, prep.log or None, prep.clip,
                                        name=free_name("standardize_impute", taken))(matrix))
     for i, date in enumerate(prep.datetime):
         parts.append(DateTimeFeatures(date.year_mean, date.year_std, date.min_days, date.span_days, date.has_time,

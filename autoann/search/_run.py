@@ -91,7 +91,8 @@ def train_default(space: SearchSpace, prep: Preprocessing, data: TrainingData, *
     cost of an epoch, its build and first-epoch excess the cost of a trial.
     Returns its leaderboard row, its fit record, the seconds per epoch and per trial.
     """
-    values = typed_values(declare(kt.HyperParameters(), space))
+    # inactive conditional hyperparameters are left out, as Keras Tuner leaves them out of a trial's values
+    values = typed_values({k: v for k, v in declare(kt.HyperParameters(), space).items() if v is not None})
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()

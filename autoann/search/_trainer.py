@@ -293,6 +293,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
         onehot_max_cardinality=int(space.setting("onehot_max_cardinality")),
         embedding_dim_max=int(space.setting("embedding_dim_max")),
         skew_transform=str(space.setting("numeric_skew_transform")),
+        clip=str(space.setting("numeric_clip")),
         text_buckets=int(space.setting("text_hash_buckets")),
         backbone=backbone,
     )

@@ -150,6 +150,8 @@ KNOWN: dict[str, Declared] = {
                                   fixed_only=True),
     "numeric_skew_transform": _str("transform of skewed numeric inputs before scaling", "none",
                                    ("none", "signed_log1p"), applies_to="tabular", fixed_only=True),
+    "numeric_clip": _str("smooth clipping of standardized numeric inputs to about +-3 (RealMLP)", "none",
+                         ("none", "smooth"), applies_to="tabular", fixed_only=True),
     "text_hash_buckets": Declared("int", "hash buckets of each text column's token features", 64, low=2,
                                   high=4096, applies_to="tabular", fixed_only=True),
     # architecture (G-ARCH-*)
@@ -202,8 +204,8 @@ KNOWN: dict[str, Declared] = {
     # optimization (G-OPT-*, G-LR-*, G-GRAD-*)
     "optimizer": _str("optimizer", "nadam",
                       ("nadam", "adam", "adamw", "sgd_nesterov", "rmsprop", "adamax", "adagrad")),
-    "weight_decay": Declared("float", "decoupled weight decay of AdamW (a fraction of the learning rate step)", 0.0,
-                             low=0.0, high=1.0),
+    "weight_decay": Declared("float", "AdamW's decoupled weight decay: each step shrinks the weights by "
+                             "learning_rate x weight_decay", 0.0, low=0.0, high=100.0),
     "learning_rate": Declared("float", "peak learning rate of adaptive optimizers", 1e-3, low=0.0),
     "learning_rate_sgd": Declared("float", "peak learning rate of SGD with Nesterov momentum", 0.01, low=0.0),
     "momentum": Declared("float", "momentum of SGD", 0.9, low=0.0, high=1.0),
