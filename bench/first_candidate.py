@@ -6,8 +6,8 @@ the rules' default network with a few hyperparameters pinned, on the peers bench
 split (bench/peers.py), scored on the test rows. ``max_trials=1`` stops the search after the default
 network, and the budget never binds, so this measures the network, not the time plan.
 
-    python bench/first_candidate.py --datasets breast_cancer,wine,penguins,diabetes --seeds 0 1 \
-        --out bench/first_candidate.csv
+    python bench/first_candidate.py --datasets breast_cancer,wine,penguins,diabetes,canadian_senators \
+        --seeds 0 1 --label before --out bench/first_candidate.csv
     python bench/first_candidate.py --out bench/first_candidate.csv --markdown
 
 Never run two benchmarks at once.
@@ -27,7 +27,7 @@ from peers import load, split
 #: name -> the pins on top of the recommended space's defaults
 VARIANTS: dict[str, dict] = {
     "rules": {},
-    "adamw": {"optimizer": "adamw", "weight_decay": 0.01},
+    "adamw_wd0.01": {"optimizer": "adamw", "weight_decay": 0.01},
     "constant_lr": {"schedule": "constant"},
     "batch_64": {"batch_size": 64},
     "no_dropout": {"dropout": 0.0},
@@ -35,7 +35,7 @@ VARIANTS: dict[str, dict] = {
     "no_dropout_adamw": {"dropout": 0.0, "optimizer": "adamw", "weight_decay": 1.0},
     "no_dropout_smooth_clip": {"dropout": 0.0, "numeric_clip": "smooth"},
 }
-FIELDS = ["dataset", "seed", "variant", "metric", "score", "log_loss", "epochs", "fit_seconds"]
+FIELDS = ["dataset", "seed", "variant", "metric", "score", "log_loss", "epochs", "fit_seconds", "defaults"]
 
 
 def run(dataset: str, seed: int, variant: str) -> dict:
@@ -68,13 +68,14 @@ def markdown(path: Path) -> str:
     import pandas as pd
 
     frame = pd.read_csv(path)
+    frame["variant"] = frame["variant"] + " (" + frame["defaults"] + ")"
     table = frame.groupby(["dataset", "variant"])["score"].median().unstack("variant")
     losses = frame.groupby(["dataset", "variant"])["log_loss"].median().unstack("variant")
-    order = [v for v in VARIANTS if v in table.columns]
+    order = list(dict.fromkeys(frame["variant"]))
     lines = ["| dataset | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
     for dataset, scores in table[order].iterrows():
-        cells = [f"{scores[v]:.3f}" + (f" ({losses.loc[dataset, v]:.3f})" if pd.notna(losses.loc[dataset, v]) else "")
-                 for v in order]
+        cells = ["-" if pd.isna(scores[v]) else f"{scores[v]:.3f}" + (
+            f" ({losses.loc[dataset, v]:.3f})" if pd.notna(losses.loc[dataset, v]) else "") for v in order]
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--label", default="current", help="the rules' defaults the variants start from, kept per row")
     parser.add_argument("--markdown", action="store_true", help="print the table of medians from --out")
     args = parser.parse_args()
     if args.markdown:
@@ -93,7 +95,7 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         for seed in args.seeds:
             for variant in args.variants.split(","):
-                row = run(dataset, seed, variant)
+                row = {**run(dataset, seed, variant), "defaults": args.label}
                 new = not args.out.exists()
                 with args.out.open("a", newline="") as handle:
                     writer = csv.DictWriter(handle, fieldnames=FIELDS)

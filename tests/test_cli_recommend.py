@@ -88,6 +88,8 @@ def test_rules_show_and_list():
     assert result.exit_code == 0, result.output
     for section in ("Guidelines", "What it does", "When", "Why", "Known problems", "G-ACT-2"):
         assert section in result.output
+    result = run("rules", "show", "OPT-ADAMW-TABULAR")  # autoann's own guideline ids are summarized too
+    assert "AA-OPT-ADAMW On tables, AdamW" in " ".join(result.output.split())
     result = run("rules", "show", "ACT-FAMILLY")
     assert result.exit_code == 2 and "did you mean 'ACT-FAMILY'" in result.output
     result = run("rules", "list")

@@ -215,8 +215,7 @@ def show_rule(console: "Console", rule: "Rule") -> None:
     """One rule in fixed sections, like ``ruff rule``: guidelines, what it does, when, why, docs."""
     from rich.text import Text
 
-    from autoann.rules import GUIDELINES
-    from autoann.rules import describe_then
+    from autoann.rules import describe_then, guideline_summary
 
     def section(title: str, lines: list[str]) -> None:
         console.print(Text(title, style="bold underline"))
@@ -226,7 +225,7 @@ def show_rule(console: "Console", rule: "Rule") -> None:
 
     console.print(Text(f"{rule.id}", style="bold cyan"), Text(f"({rule.source})", style="dim"))
     console.print()
-    section("Guidelines", [f"{g}  {GUIDELINES.get(g, '')}" for g in rule.guideline])
+    section("Guidelines", [f"{g}  {guideline_summary(g)}" for g in rule.guideline])
     section("What it does", [f"{name}: {text}" for name, text in describe_then(rule)]
             + ([f"adds the note: {rule.note}"] if rule.note else []))
     section("When", ["always" if rule.when is None else rule.when.render()])

@@ -10,7 +10,7 @@ guard, and keeps the trace of every rule, fired or not.
 
 from autoann.rules._conditions import format_value
 from autoann.rules._engine import Recommendation, recommend
-from autoann.rules._guidelines import GUIDELINES
+from autoann.rules._guidelines import GUIDELINES, guideline_summary
 from autoann.rules._loader import (
     BUILTIN_FILES,
     Rule,
@@ -25,6 +25,7 @@ from autoann.rules._loader import (
 __all__ = [
     "BUILTIN_FILES",
     "GUIDELINES",
+    "guideline_summary",
     "Recommendation",
     "Rule",
     "describe_hp",

@@ -161,3 +161,9 @@ ELSEWHERE: dict[str, tuple[str, str]] = {
                 "(IMG-FILTERS, known problems)"),
     "G-DEF-3": ("gap", "the 'lower float precision' part of the low-latency exception (an export concern)"),
 }
+
+
+def guideline_summary(gid: str) -> str:
+    """The one-line summary of a guideline id, from the shared catalogue or autoann's own ('' if unknown)."""
+    own = AUTOANN_GUIDELINES.get(gid)
+    return GUIDELINES.get(gid, own[0] if own else "")
