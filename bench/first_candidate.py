@@ -34,7 +34,12 @@ VARIANTS: dict[str, dict] = {
     "smooth_clip": {"numeric_clip": "smooth"},
     "no_dropout_adamw": {"dropout": 0.0, "optimizer": "adamw", "weight_decay": 1.0},
     "no_dropout_smooth_clip": {"dropout": 0.0, "numeric_clip": "smooth"},
+    # the final model: the default network's checkpoint (trained on the training split only) instead of
+    # its refit on the training + validation rows
+    "checkpoint": {},
 }
+#: variants that change how the search ends rather than the space
+OPTIONS = {"checkpoint": {"refit": False}}
 FIELDS = ["dataset", "seed", "variant", "metric", "score", "log_loss", "epochs", "fit_seconds", "defaults"]
 
 
@@ -42,6 +47,7 @@ def run(dataset: str, seed: int, variant: str) -> dict:
     from sklearn.metrics import accuracy_score, log_loss, r2_score
 
     from autoann.estimators import AutoANNClassifier, AutoANNRegressor
+    from autoann.search import _options
 
     data = load(dataset)
     train, test = split(data, 0)
@@ -50,7 +56,12 @@ def run(dataset: str, seed: int, variant: str) -> dict:
     X = data.X if data.images is None else data.images
     pick = (lambda rows: X.iloc[rows]) if data.images is None else (lambda rows: X[rows])
     start = time.perf_counter()
-    model.fit(pick(train), data.y.iloc[train])
+    saved = _options.DEFAULT
+    _options.DEFAULT = _options.SearchOptions(**OPTIONS.get(variant, {}))
+    try:
+        model.fit(pick(train), data.y.iloc[train])
+    finally:
+        _options.DEFAULT = saved
     row = {"dataset": dataset, "seed": seed, "variant": variant, "fit_seconds": round(time.perf_counter() - start, 1),
            "epochs": int(model.leaderboard_.iloc[0]["best_epoch"])}
     truth = data.y.iloc[test].to_numpy()
