@@ -22,15 +22,18 @@ class Calibration:
     temperature: float
     val_log_loss_before: float
     val_log_loss_after: float
+    smoothing: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {"method": "temperature", "temperature": round(self.temperature, 6),
                 "val_log_loss_before": round(self.val_log_loss_before, 6),
-                "val_log_loss_after": round(self.val_log_loss_after, 6)}
+                "val_log_loss_after": round(self.val_log_loss_after, 6), "label_smoothing": round(self.smoothing, 6)}
 
     def describe(self) -> str:
         return (f"probabilities calibrated by temperature scaling (T = {self.temperature:.3g}, fitted on the "
-                f"validation split): validation log-loss {self.val_log_loss_before:.4g} -> {self.val_log_loss_after:.4g}")
+                f"validation split with labels smoothed by {self.smoothing:.2g}, so that a split classified without "
+                f"an error does not make every probability 0 or 1): validation log-loss "
+                f"{self.val_log_loss_before:.4g} -> {self.val_log_loss_after:.4g}")
 
 
 def _logits(proba: np.ndarray) -> np.ndarray:
@@ -66,4 +69,4 @@ def fit_temperature(proba: np.ndarray, codes: np.ndarray, weights: np.ndarray | 
     found = minimize_scalar(lambda log_t: _log_loss(logits / np.exp(log_t), codes, w, smoothing),
                             bounds=(-np.log(LIMIT), np.log(LIMIT)), method="bounded")
     temperature = float(np.exp(found.x))
-    return Calibration(temperature, _log_loss(logits, codes, w), _log_loss(logits / temperature, codes, w))
+    return Calibration(temperature, _log_loss(logits, codes, w), _log_loss(logits / temperature, codes, w), smoothing)

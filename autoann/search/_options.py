@@ -1,4 +1,5 @@
-"""How a search spends what the trials leave: the calibration run and the final refit.
+"""How a search begins and ends: the default network trained first (the first candidate and the
+measure the plan is sized from) and the final refit on every row.
 
 Behaviour as an object rather than an environment switch: a caller (a test, a
 benchmark) that wants a search of trials only passes ``SearchOptions(calibrate=False,
