@@ -79,6 +79,7 @@ class Trained:
     history: dict[str, list[float]]
     best_epochs: int  # epochs from scratch up to the kept one: what the final refit trains
     label: str
+    trial_id: str | None = None  # the Keras Tuner trial whose checkpoint holds it; None for the default network
 
 
 def train_default(space: SearchSpace, prep: Preprocessing, data: TrainingData, *, seed: int, deadline: float,
@@ -277,7 +278,7 @@ def _best(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, list[floa
         row = tuner.rows[trial.trial_id]
         values = typed_values({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")})
         found.append(Trained(values, float(trial.score), _histories_chain(tuner, trial.trial_id),
-                             row.best_epoch or row.epochs_to or 1, f"trial {trial.trial_id}"))
+                             row.best_epoch or row.epochs_to or 1, f"trial {trial.trial_id}", trial.trial_id))
     if not found:
         return None
     pick = max if direction == "max" else min
@@ -286,8 +287,8 @@ def _best(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, list[floa
 
 def _load(tuner: BudgetedHyperband, best: Trained, prep: Preprocessing, workdir: Path, seed: int) -> keras.Model:
     """The kept network's weights at its best epoch."""
-    if best.label.startswith("trial "):
-        return tuner.load_trial_model(tuner.oracle.get_trial(best.label.removeprefix("trial ")))
+    if best.trial_id is not None:
+        return tuner.load_trial_model(tuner.oracle.get_trial(best.trial_id))
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = build_network(best.values, prep)
