@@ -81,3 +81,14 @@ def test_probabilities_are_calibrated_inside_every_exported_format(run):
     p = served["probabilities"].numpy()
     assert np.allclose(np.asarray(in_memory), p, atol=1e-5)
     assert np.all((p > 0) & (p < 1))
+
+
+def test_a_trial_replaces_the_default_network_only_when_sure_and_the_notes_say_which(run):
+    meta = _meta(run)
+    assert meta["space"]["hyperparameters"]["selection_confidence"]["value"] == 0.9  # SEARCH-KEEP-DEFAULT
+    kept = [note for note in meta["notes"] if note.startswith("kept ")]
+    assert len(kept) == 1, meta["notes"]
+    label = kept[0][len("kept "):kept[0].index(":")]
+    assert meta["final_model"].startswith(label)
+    if label.startswith("trial"):
+        assert "bootstrap resamples" in kept[0]

@@ -23,7 +23,7 @@ RULES = load_builtin_rules()
 #: the id prefix names the file's concern
 PREFIXES = {
     "inputs_outputs.yaml": ("IN", "OUT"), "architecture.yaml": ("ARCH",), "activation.yaml": ("ACT",),
-    "regularization.yaml": ("REG",), "optimization.yaml": ("OPT",), "batch_epochs.yaml": ("BATCH",),
+    "regularization.yaml": ("REG",), "optimization.yaml": ("OPT",), "batch_epochs.yaml": ("BATCH", "SEARCH"),
     "images.yaml": ("IMG",), "goals.yaml": ("GOAL",), "features.yaml": ("FEAT",),
 }
 

@@ -31,6 +31,7 @@ from autoann.search._hyperparameters import declare, objective
 from autoann.search._network import build_network
 from autoann.search._options import SearchOptions
 from autoann.search._preprocessing import Preprocessing
+from autoann.search._selection import compare
 from autoann.search._tuner import PROJECT, BudgetedHyperband, load_weights
 from autoann.space import SearchSpace, typed_values
 
@@ -217,8 +218,8 @@ def run_search(
     search_seconds = time.monotonic() - started
 
     rows = ([default[0]] if default else []) + list(tuner.rows.values())
-    best = _best(tuner, default, obj.direction)
-    if best is None:
+    candidates = _candidates(tuner, default, obj.direction)
+    if not candidates:
         failures = [r.message for r in rows if r.status == "failed"]
         if interrupted:  # nothing to export: the stop goes on (exit 130/143 in the CLI, which says how to resume)
             raise KeyboardInterrupt
@@ -228,7 +229,9 @@ def run_search(
                 "Check the search space (e.g. lower the learning-rate range) or run with AUTOANN_DEBUG=1."
             )
         raise BudgetError("No trial finished within the budget; give a larger --time-budget.")
-    network = _load(tuner, best, prep, workdir, seed)
+    best, network, choice = _choose(candidates, tuner, prep, data, space, workdir, seed)
+    if choice is not None:
+        notes.append(choice)
     calibration = _calibrate(network, data, space)
     final = f"{best.label} (its checkpoint at epoch {best.best_epochs}, trained on the training split)"
     if not options.refit:
@@ -264,9 +267,9 @@ def run_search(
     )
 
 
-def _best(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, list[float]]] | None,
-          direction: str) -> Trained | None:
-    """The best-scored of the default network and the Hyperband trials (the default wins a tie)."""
+def _candidates(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, list[float]]] | None,
+                direction: str) -> list[Trained]:
+    """The default network and Hyperband's best trial, best-scored first (the default first on a tie)."""
     found: list[Trained] = []
     if default is not None and default[0].scored:
         row, history = default
@@ -279,14 +282,37 @@ def _best(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, list[floa
         values = typed_values({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")})
         found.append(Trained(values, float(trial.score), _histories_chain(tuner, trial.trial_id),
                              row.best_epoch or row.epochs_to or 1, f"trial {trial.trial_id}", trial.trial_id))
-    if not found:
-        return None
-    pick = max if direction == "max" else min
-    return pick(found, key=lambda t: t.score)
+    return sorted(found, key=lambda t: -t.score if direction == "max" else t.score)
+
+
+def _choose(candidates: list[Trained], tuner: BudgetedHyperband, prep: Preprocessing, data: TrainingData,
+            space: SearchSpace, workdir: Path, seed: int) -> tuple[Trained, keras.Model, str | None]:
+    """The network to keep, loaded, and the note saying why.
+
+    A trial that validated better than the default network replaces it only if it wins the paired
+    bootstrap on the validation rows at the space's ``selection_confidence`` (:mod:`autoann.search._selection`).
+    """
+    best = candidates[0]
+    metric, confidence = space.setting("metric"), float(space.setting("selection_confidence"))
+    if len(candidates) < 2:
+        return best, _load(tuner, best, prep, workdir, seed), None
+    if best.trial_id is None or not confidence or not len(data.y_val):
+        other = candidates[1]
+        return best, _load(tuner, best, prep, workdir, seed), (
+            f"kept {best.label}: it validated {metric} {best.score:.4g}, {other.label} {other.score:.4g}")
+    default = candidates[1]
+    networks = [_load(tuner, default, prep, workdir, seed), _load(tuner, best, prep, workdir, seed)]
+    outputs = [np.asarray(n.predict(data.x_val, batch_size=VALIDATION_BATCH, verbose=0)) for n in networks]
+    comparison = compare(metric, space.setting("task"), data.y_val, *outputs, data.w_val, confidence=confidence,
+                         seed=seed)
+    note = comparison.describe(default.label, best.label)
+    if comparison.challenger_kept:
+        return best, networks[1], note
+    return default, networks[0], note
 
 
 def _load(tuner: BudgetedHyperband, best: Trained, prep: Preprocessing, workdir: Path, seed: int) -> keras.Model:
-    """The kept network's weights at its best epoch."""
+    """A candidate network's weights at its best epoch."""
     if best.trial_id is not None:
         return tuner.load_trial_model(tuner.oracle.get_trial(best.trial_id))
     keras.backend.clear_session()

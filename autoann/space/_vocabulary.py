@@ -216,6 +216,10 @@ KNOWN: dict[str, Declared] = {
     "max_epochs": Declared("int", "epochs of the longest Hyperband round", 30, low=1, high=MAX_EPOCHS),
     "patience": Declared("int", "early-stopping patience in epochs", 10, low=1),
     "class_weight": _str("class weighting for imbalanced classes", "none", ("none", "balanced")),
+    # choosing the final configuration (AA-SEARCH-KEEP-DEFAULT)
+    "selection_confidence": Declared("float", "a trial replaces the default network only if it validates better "
+                                     "on at least this share of bootstrap resamples of the validation rows "
+                                     "(0 = whichever validated better)", 0.0, low=0.0, high=1.0, fixed_only=True),
 }
 
 
