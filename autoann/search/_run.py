@@ -299,7 +299,7 @@ def _choose(candidates: list[Trained], tuner: BudgetedHyperband, prep: Preproces
     if best.trial_id is None or not confidence or not len(data.y_val):
         other = candidates[1]
         return best, _load(tuner, best, prep, workdir, seed), (
-            f"kept {best.label}: it validated {metric} {best.score:.4g}, {other.label} {other.score:.4g}")
+            f"kept {best.label}: validation {metric} {best.score:.4g}, against {other.score:.4g} for {other.label}")
     default = candidates[1]
     networks = [_load(tuner, default, prep, workdir, seed), _load(tuner, best, prep, workdir, seed)]
     outputs = [np.asarray(n.predict(data.x_val, batch_size=VALIDATION_BATCH, verbose=0)) for n in networks]
