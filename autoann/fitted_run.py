@@ -74,7 +74,10 @@ class TrialRow:
     was promoted from); ``best_epoch`` counts the epochs, from the start of
     training (a promoted trial's parents included), up to the one whose
     weights the trial kept; ``seconds`` is the whole trial, ``fit_seconds`` its
-    ``fit`` alone, ``finished_at`` seconds since the search started.
+    ``fit`` alone, ``finished_at`` seconds since the search started;
+    ``worker`` is the process that ran it (``main`` in a single-process search,
+    a worker's id otherwise) and ``rss_mb`` that process's resident memory once the
+    trial ended (what shows whether memory stays flat over a long search).
     ``values`` holds the trial's hyperparameters, one leaderboard column each.
     """
 
@@ -90,6 +93,8 @@ class TrialRow:
     fit_seconds: float = 0.0
     seconds: float = 0.0
     finished_at: float = 0.0
+    worker: str = ""
+    rss_mb: float | None = None
     message: str = ""
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -113,6 +118,10 @@ class TrialRow:
         return cls(**known, values=values)
 
 
+#: leaderboard columns that measure the machine rather than the search: they differ between two runs of one seed
+MEASURED_COLUMNS = ("fit_seconds", "seconds", "finished_at", "rss_mb")
+
+
 def leaderboard_frame(rows: Sequence[TrialRow]) -> pd.DataFrame:
     """``leaderboard.csv``'s table: one row per trial, bookkeeping columns first, then each hyperparameter
     in the order the trials first name it."""
@@ -134,7 +143,8 @@ def best_score(rows: Sequence[TrialRow], direction: str) -> float | None:
 
 @dataclass(frozen=True)
 class TrialEvent:
-    """What the search tells a progress view after each trial: counts, the best score so far, the last row."""
+    """What the search tells a progress view when a trial starts or ends: counts, the best score so far,
+    the last row to end, and the trials running now (worker, trial id, seconds since it started)."""
 
     finished: int
     failed: int
@@ -142,12 +152,17 @@ class TrialEvent:
     objective: str
     direction: str
     last: TrialRow
+    running: tuple[tuple[str, str, float], ...] = ()
+    #: False when the event says that a trial started (``last`` is then the last one to end)
+    ended: bool = True
 
     @classmethod
-    def after(cls, rows: Sequence[TrialRow], objective: str, direction: str) -> "TrialEvent":
+    def after(cls, rows: Sequence[TrialRow], objective: str, direction: str, *,
+              running: tuple[tuple[str, str, float], ...] = (), ended: bool = True) -> "TrialEvent":
         """The event once ``rows`` (in the order they finished, at least one) are done."""
         return cls(finished=len(rows), failed=sum(row.status == "failed" for row in rows),
-                   best=best_score(rows, direction), objective=objective, direction=direction, last=rows[-1])
+                   best=best_score(rows, direction), objective=objective, direction=direction, last=rows[-1],
+                   running=running, ended=ended)
 
 
 #: RunMetadata fields the export fills in; absent from the search's metadata (and an estimator's ``metadata_``).

@@ -100,6 +100,10 @@ CONSTRAINTS: dict[str, Any] = {
     "goal": OneOf(GOALS),
     "metric": OneOf(METRICS),
     "verbose": Interval(int, 0, 2),
+    "workers": Interval(int, 0, None, allow_none=True),
+    "threads": Interval(int, 1, None, allow_none=True),
+    "recycle_after": Interval(int, 0, None),
+    "recycle_growth": Interval(float, 0.0, None),
 }
 
 

@@ -64,6 +64,18 @@ def write_file(tmp_path):
     return write
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_process_searches():
+    """Searches run their trials in the test's own process unless a test asks for workers (``workers=2``):
+    a worker process costs a TensorFlow import, and the search's results must not depend on it.
+    tests/test_workers.py covers the workers, and the default of one per core."""
+    from autoann.search import _options
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_options, "DEFAULT", _options.SearchOptions(workers=1))
+        yield
+
+
 @pytest.fixture(scope="module")
 def tiny_search():
     """Searches without calibration or refit, for the estimator tests: the module's fits run with
@@ -72,7 +84,7 @@ def tiny_search():
     from autoann.search import _options
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_options, "DEFAULT", _options.SearchOptions(calibrate=False, refit=False))
+        patch.setattr(_options, "DEFAULT", _options.SearchOptions(calibrate=False, refit=False, workers=1))
         yield
 
 

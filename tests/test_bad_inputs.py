@@ -181,6 +181,16 @@ ROWS = [
         ("Unknown export format 'pdf'", "onnx, litert"), tensorflow=True),
     Row("train: regression space on a text target", lambda f: ["train", P(f), "-t", "species", "--space", space_file(f, "regression")],
         ("sets task: regression", "multiclass", "would not help", "text labels"), tensorflow=True),
+    Row("train: --workers -1", lambda f: ["train", P(f), "-t", "species", "--workers", "-1"], ("'workers'", "[0, inf]")),
+    Row("train: --listen not an address", lambda f: ["train", P(f), "-t", "species", "--listen", "here:port"],
+        ("is not an address", "HOST:PORT")),
+    # -- worker -------------------------------------------------------------------------------------------
+    Row("worker: no such folder", lambda f: ["worker", str(f / "run")], ("is not a folder", "chief printed")),
+    Row("worker: a folder with no search", lambda f: ["worker", str(f), "--wait", "0.5"],
+        ("No search is serving workers", "autoann train")),
+    Row("worker: --threads 0", lambda f: ["worker", str(f), "--threads", "0"], ("'threads'", "[1, inf]")),
+    Row("worker: --connect not an address", lambda f: ["worker", str(f), "--connect", "a:b:c"],
+        ("is not an address", "HOST:PORT")),
     # -- predict / evaluate --------------------------------------------------------------------------------
     Row("predict: no run directory", lambda f: ["predict", str(f / "run"), P(f)], ("No run directory", "autoann train -o")),
     Row("predict: folder without a run", lambda f: ["predict", str(f), P(f)],

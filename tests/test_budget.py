@@ -1,6 +1,5 @@
 """Hyperband arithmetic and budget planning (no training)."""
 
-from types import SimpleNamespace
 
 import pytest
 
@@ -33,15 +32,15 @@ def test_schedule_81_3_is_the_papers():
 @pytest.mark.parametrize("brackets", [None, 1, 2])
 def test_schedule_matches_keras_tuner_oracle(brackets):
     """Drive the real HyperbandOracle through one iteration (all brackets, or the ones
-    ``HyperbandAdapter.limit_brackets`` keeps) and compare round sizes."""
+    ``OracleAdapter.limit_brackets`` keeps) and compare round sizes."""
     import keras_tuner as kt
 
-    from autoann.search._kt import HyperbandAdapter
+    from autoann.search._kt import OracleAdapter
 
-    oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("score", "max"), max_epochs=10, factor=3,
-                                        hyperband_iterations=1, seed=0)
+    oracle = OracleAdapter(objective=kt.Objective("score", "max"), max_epochs=10, factor=3,
+                           hyperband_iterations=1, seed=0)
     if brackets:
-        HyperbandAdapter.limit_brackets(SimpleNamespace(oracle=oracle), brackets)
+        oracle.limit_brackets(brackets)
     hp = kt.HyperParameters()
     hp.Float("x", 0.0, 1.0)
     oracle.hyperparameters = hp

@@ -21,6 +21,7 @@ import autoann
 import autoann.search._preprocessing  # noqa: F401  (registers autoann's custom layers for safe_mode loading)
 from _helpers import err
 from autoann.cli._app import app
+from autoann.fitted_run import MEASURED_COLUMNS
 from autoann.data._tables import load_data
 from autoann.schema import schema_from_list, to_model_inputs
 from autoann.search._tuner import BudgetedHyperband
@@ -34,7 +35,7 @@ SEARCH = ["--max-trials", "3", "--max-epochs", "3", "--time-budget", "5m", "--se
 RUN_FILES = ("model.keras", "saved_model", "metadata.json", "leaderboard.csv", "history.json", "report.md",
              "learning_curves.png", "search_progress.png")
 #: leaderboard columns that measure time; everything else must repeat with the seed
-TIMING = ["seconds", "fit_seconds", "finished_at"]
+TIMING = list(MEASURED_COLUMNS)
 
 
 def train(*args: str):

@@ -20,12 +20,13 @@ from autoann.errors import DataError, SpaceError
 from autoann.profiling import profile_dataset
 from autoann.rules import recommend
 from autoann.search import fit_run
+from autoann.fitted_run import MEASURED_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("quiet_tensorflow_logger")
 #: A search bounded by its trial cap, never by the budget: the trial set does not depend on the machine.
 SEARCH = {"max_trials": 2, "time_budget": "5m", "seed": 0}
 #: Leaderboard columns that measure time; everything else repeats with the seed.
-TIMING = ["seconds", "fit_seconds", "finished_at"]
+TIMING = list(MEASURED_COLUMNS)
 
 
 @pytest.fixture(scope="module")

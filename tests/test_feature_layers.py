@@ -121,7 +121,7 @@ def run(tmp_path_factory):
     frame = raw_frame()
     tmp = tmp_path_factory.mktemp("features")
     fitted = fit_run(frame, "price", workdir=tmp / "work", time_budget="5m", max_trials=1, max_epochs=2, seed=0,
-                     options=SearchOptions(calibrate=False, refit=False))
+                     options=SearchOptions(calibrate=False, refit=False, workers=1))
     return fitted, export_run(fitted, tmp / "run"), frame
 
 

@@ -31,9 +31,10 @@ pytestmark = pytest.mark.train
 OLD_RUN = Path(__file__).parent / "data" / "run_format1"
 #: leaderboard.csv's bookkeeping columns, in order, as the tuner wrote them before TrialRow existed
 COLUMNS = ["trial_id", "status", "score", "bracket", "round", "parent", "epochs_to", "epochs_run", "best_epoch",
-           "fit_seconds", "seconds", "finished_at", "message"]
-#: the leaderboard's columns before best_epoch was added (tests/data/run_format1 was written then)
-OLD_COLUMNS = [c for c in COLUMNS if c != "best_epoch"]
+           "fit_seconds", "seconds", "finished_at", "worker", "rss_mb", "message"]
+#: columns added since tests/data/run_format1 was written, and what a row written before holds in them
+ADDED = {"best_epoch": None, "worker": "", "rss_mb": None}
+OLD_COLUMNS = [c for c in COLUMNS if c not in ADDED]
 
 
 def old_row(i: int, **values) -> dict:
@@ -99,10 +100,10 @@ def test_sidecar_rows_round_trip_exactly():
     rows = {f"000{i}": old_row(i, n_layers=i, learning_rate=0.01) for i in range(3)}
     text = json.dumps(rows)
     trials = {k: TrialRow.from_json(r) for k, r in json.loads(text).items()}
-    # same keys, order and values, plus best_epoch (unknown to rows written before it was recorded)
+    # same keys, order and values, plus the columns added since (unknown to rows written before them)
     again = {k: {c: r.to_json()[c] for c in (*COLUMNS, "n_layers", "learning_rate")} for k, r in trials.items()}
-    assert json.dumps({k: {c: v for c, v in r.items() if c != "best_epoch"} for k, r in again.items()}) == text
-    assert all(r["best_epoch"] is None for r in again.values())
+    assert json.dumps({k: {c: v for c, v in r.items() if c not in ADDED} for k, r in again.items()}) == text
+    assert all(r[c] == empty for r in again.values() for c, empty in ADDED.items())
     assert trials["0002"].status == "failed" and not trials["0002"].scored and trials["0001"].parent == "0000"
 
 
@@ -118,8 +119,9 @@ def test_old_leaderboard_csv_is_rewritten_unchanged():
     board = pd.read_csv(OLD_RUN / "leaderboard.csv", dtype={"trial_id": str, "parent": str})
     assert list(board.columns[:len(OLD_COLUMNS)]) == OLD_COLUMNS
     again = leaderboard_frame(trials_from_frame(board))
-    assert again["best_epoch"].isna().all()  # the one column added since: unknown for old trials
-    assert again.drop(columns="best_epoch").to_csv(index=False) == text
+    assert again[["best_epoch", "rss_mb"]].isna().all().all()  # columns added since: unknown for old trials
+    assert (again["worker"] == "").all()
+    assert again.drop(columns=list(ADDED)).to_csv(index=False) == text
 
 
 def test_estimator_leaderboard_survives_the_frame_round_trip():

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.train
 PACKAGE = Path(_kt.__file__).resolve().parents[1]
 
 
-def _oracle(max_epochs: int = 10, factor: int = 3) -> kt.oracles.HyperbandOracle:
-    oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("score", "max"), max_epochs=max_epochs,
-                                        factor=factor, hyperband_iterations=1, seed=0)
+def _oracle(max_epochs: int = 10, factor: int = 3) -> _kt.OracleAdapter:
+    oracle = _kt.OracleAdapter(objective=kt.Objective("score", "max"), max_epochs=max_epochs,
+                               factor=factor, hyperband_iterations=1, seed=0)
     hp = kt.HyperParameters()
     hp.Float("x", 0.0, 1.0)
     oracle.hyperparameters = hp
@@ -33,7 +33,8 @@ def _broken(hook: _kt.Hook, problem: str) -> str:
 @pytest.mark.parametrize("hook", _kt.HOOKS, ids=str)
 def test_hook_exists_in_installed_keras_tuner(hook):
     if hook.params is None:
-        owner = _oracle() if issubclass(hook.owner, kt.Oracle) else None
+        module = not isinstance(hook.owner, type)
+        owner = hook.owner if module else (_oracle() if issubclass(hook.owner, kt.Oracle) else None)
         assert owner is not None, f"{hook}: only oracle attributes can be checked on an instance"
         if not hasattr(owner, hook.name):
             pytest.fail(_broken(hook, "is no longer set on instances"))
@@ -57,13 +58,6 @@ def test_every_hook_is_used_by_the_adapter_and_by_no_other_module():
     assert not outside, f"Keras Tuner private names outside autoann/search/_kt.py: {outside}"
 
 
-class _Promotions(_kt.HyperbandAdapter):
-    """The adapter's bookkeeping on a real oracle, without building or training anything."""
-
-    def __init__(self, oracle):  # noqa: D107 - skips Tuner.__init__: no hypermodel, no directory
-        self.oracle = oracle
-
-
 def _run_trials(oracle, count: int) -> list:
     """Complete ``count`` trials, scored by ``x``."""
     trials = []
@@ -81,7 +75,7 @@ def test_promotable_trials_cover_every_later_promotion(tmp_path):
     checkpoint that a later promotion loads must be in every such set from its trial's end on."""
     oracle = _oracle()
     oracle._set_project_dir(str(tmp_path), "p")
-    adapter = _Promotions(oracle)
+    adapter = oracle
     kept_after = []  # kept_after[i]: the promotable set once trial i ended (ids are "0000", "0001", ...)
     while (trial := oracle.create_trial("tuner0")).status == "RUNNING":
         assert trial.trial_id in adapter.promotable_trial_ids()  # a running trial keeps its checkpoint
@@ -100,5 +94,27 @@ def test_stop_creating_trials_makes_the_oracle_stop(tmp_path):
     oracle = _oracle()
     oracle._set_project_dir(str(tmp_path), "p")
     _run_trials(oracle, 2)
-    _Promotions(oracle).stop_creating_trials()
+    oracle.stop_creating_trials()
     assert oracle.create_trial("tuner0").status == "STOPPED"
+
+
+def test_the_quiet_conditions_silence_only_keras_tuners_debug_print(capsys):
+    """Keras Tuner 1.4.8 prints a value each time a conditional hyperparameter goes over gRPC; the chief's
+    terminal (its progress bar) and the workers' logs must not fill with them."""
+    hp = kt.HyperParameters()
+    hp.Choice("activation", ["elu", "selu"])
+    with hp.conditional_scope("activation", ["elu"]):
+        hp.Boolean("batchnorm")
+    with _kt.quiet_conditions():
+        hp.to_proto()
+    assert capsys.readouterr().out == ""
+    assert not hasattr(_kt.conditions, "print")  # the module is as it was
+
+
+def test_the_oracle_server_refuses_a_port_in_use_with_a_clear_error():
+    first = _kt.OracleServer(_oracle(), "127.0.0.1", 0)
+    try:
+        with pytest.raises(OSError, match="in use"):
+            _kt.OracleServer(_oracle(), "127.0.0.1", first.port)
+    finally:
+        first.stop()

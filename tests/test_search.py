@@ -51,7 +51,7 @@ def test_trials_are_recorded_and_best_network_predicts(data, tmp_path):
 
 
 def test_default_options_are_read_at_call_time_and_skips_are_noted(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(_options, "DEFAULT", SearchOptions(calibrate=False, refit=False, nominal_costs=(0.01, 0.1)))
+    monkeypatch.setattr(_options, "DEFAULT", SearchOptions(calibrate=False, refit=False, nominal_costs=(0.01, 0.1), workers=1))
     result = search(data, tmp_path, max_trials=1)
     assert (result.plan.seconds_per_epoch, result.plan.seconds_per_trial) == (0.01, 0.1)  # nominal, not timed
     assert any(note.startswith("no default network first") for note in result.notes), result.notes

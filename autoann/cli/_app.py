@@ -172,6 +172,12 @@ def train(
     keep_trials: bool = typer.Option(False, "--keep-trials", help="Keep Keras Tuner's trial folders in the run directory."),
     export_formats: Optional[List[str]] = typer.Option(None, "--export-format", help="Also write a verified onnx or "
                                                        "litert model (repeatable; see `autoann export`)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes that run trials side by side (default: one "
+                                          "per core; 1: everything in this process; 0: only serve the workers that "
+                                          "join with `autoann worker`)."),
+    listen: str = typer.Option("127.0.0.1", "--listen", help="HOST[:PORT] the search serves its workers on (with "
+                               "--workers > 1). Default: this machine only; the channel is unauthenticated, so "
+                               "open it (e.g. 0.0.0.0:7000) on a trusted network only."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v shows Keras' per-epoch output."),
 ) -> None:
     """Search the recommended (or given) space on a time budget and export the best model."""
@@ -180,14 +186,16 @@ def train(
         from autoann.cli import _display as display
         from autoann.params import parse_duration, validate_params
         from autoann.cli._progress import SearchProgress
-        from autoann.search import check_run_output, default_run_dir, resumable
+        from autoann.search import check_run_output, default_run_dir, parse_address, resumable
 
         early.require_data(data)
         early.require_files([space] if space is not None else [], "search space file", "--space")
         early.require_files(rules or [], "rule file", "--rules")
         early.require_backbone(backbone)
         validate_params("train", {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
-                                  "seed": seed, "test_size": test_size, "goal": goal, "metric": metric})
+                                  "seed": seed, "test_size": test_size, "goal": goal, "metric": metric,
+                                  "workers": workers})
+        parse_address(listen)
         run_dir = output if output is not None else default_run_dir(str(data))
         check_run_output(run_dir, str(data), overwrite, resume)
         from autoann._tf import import_quietly
@@ -204,7 +212,7 @@ def train(
                     rules=rules or [], pins=set_ or [], time_budget=time_budget, max_trials=max_trials,
                     max_epochs=max_epochs, seed=seed, test_size=test_size, output=run_dir, overwrite=overwrite,
                     resume=resume, keep_trials=keep_trials, verbose=min(verbose, 2), on_event=progress,
-                    backbone=backbone, export_formats=export_formats or [],
+                    backbone=backbone, export_formats=export_formats or [], workers=workers, listen=listen,
                 )
         except KeyboardInterrupt:
             if resumable(run_dir):
@@ -212,6 +220,46 @@ def train(
                                             "to continue it.", highlight=False)
             raise
         display.show_train_result(console, result)
+
+    _run(action)
+
+
+@app.command()
+def worker(
+    run_dir: Path = typer.Argument(..., help="The folder the search's chief printed (it must see the same files)."),
+    connect: Optional[str] = typer.Option(None, "--connect", help="HOST:PORT of the chief (default: the address "
+                                          "the chief wrote into the folder)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="TensorFlow threads for this worker (default: all cores)."),
+    worker_id: Optional[str] = typer.Option(None, "--id", help="This worker's name in the leaderboard (default: host-pid)."),
+    parent: Optional[int] = typer.Option(None, "--parent", hidden=True, help="Leave when this process is gone."),
+    wait: str = typer.Option("10m", "--wait", help="How long to wait for the search to start serving."),
+    recycle_after: int = typer.Option(40, "--recycle-after", help="Start afresh (a new process image, same "
+                                      "command) after this many trials: TensorFlow keeps memory per trial. 0: never."),
+    recycle_growth: float = typer.Option(64.0, "--recycle-growth", help="Start afresh once memory grew by this many "
+                                         "MB since the first trial. 0: never."),
+) -> None:
+    """Join a running search as a worker: ask its chief for trials, train them, until the search ends."""
+
+    def action() -> None:
+        from autoann.params import parse_duration, validate_params
+        from autoann.search import Recycle, parse_address, run_worker
+
+        validate_params("worker", {"threads": threads, "recycle_after": recycle_after,
+                                   "recycle_growth": recycle_growth})
+        wait_seconds = parse_duration(wait)
+        if connect is not None:
+            parse_address(connect)
+        try:
+            ended = run_worker(run_dir, connect=connect, tuner_id=worker_id, threads=threads, parent=parent,
+                               wait_seconds=wait_seconds, recycle_after=recycle_after,
+                               rss_growth_mb=recycle_growth, quiet=True)
+        except Recycle as why:
+            # A fresh process image with the same command: TensorFlow's per-trial memory growth is given back.
+            print(f"{why}: starting afresh", flush=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(sys.executable, [sys.executable, "-m", "autoann", *sys.argv[1:]])
+        _console(stderr=True).print(ended, highlight=False)
 
     _run(action)
 

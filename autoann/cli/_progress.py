@@ -1,9 +1,11 @@
 """The live view of a running search: one progress bar over the time budget.
 
 It listens to the events :func:`autoann.search._trainer.train` emits (``space``,
-``plan``, and a :class:`~autoann.fitted_run.TrialEvent` per ``trial``) and shows
-trials done, the best validation score so far and the time left. It holds no
-training state and never sees the tuner.
+``plan``, ``workers``, and a :class:`~autoann.fitted_run.TrialEvent` whenever a
+trial starts or ends) and shows trials done, the best validation score so far,
+the trial each worker runs now and the time left, on one line. It holds no
+training state and never sees the tuner. With workers the events come from the
+thread that serves them; rich's progress bar takes updates from any thread.
 
 The budget is per command: ``--resume`` continues the search with a fresh
 ``--time-budget`` of its own (the trials done before are kept, not re-run).
@@ -70,8 +72,8 @@ class SearchProgress:
 
     def __call__(self, kind: str, payload: Any) -> None:
         self._start()
-        if kind == "plan":
-            self.console.print(f"[dim]{payload.describe()}[/]")
+        if kind in ("plan", "workers"):
+            self.console.print(f"[dim]{payload.describe() if kind == 'plan' else payload}[/]", highlight=False)
             self._advance("searching")
         elif kind == "trial":
             self._trial(payload)
@@ -80,4 +82,18 @@ class SearchProgress:
         best = "-" if event.best is None else f"{event.best:.4g}"
         extra = f", {event.failed} failed" if event.failed else ""
         left = max(self.budget - (time.monotonic() - self.started), 0)
-        self._advance(f"{event.finished} trials{extra} | best {event.objective} {best} | {left:.0f}s left")
+        self._advance(f"{event.finished} trials{extra} | best {event.objective} {best}{running(event)} | "
+                      f"{left:.0f}s left")
+
+
+#: workers named one by one on the progress line; more are counted
+SHOWN_WORKERS = 4
+
+
+def running(event: TrialEvent) -> str:
+    """`` | running local1:0012 local2:0013``: the trial each worker runs now (none in a one-process search)."""
+    if not event.running:
+        return ""
+    shown = " ".join(f"{worker}:{trial}" for worker, trial, _ in event.running[:SHOWN_WORKERS])
+    more = len(event.running) - SHOWN_WORKERS
+    return f" | running {shown}" + (f" +{more}" if more > 0 else "")

@@ -17,6 +17,8 @@ from autoann.search._trainer import (
     resumable,
     train,
 )
+from autoann.search._worker import Recycle, WorkerError, run_worker
+from autoann.search._workers import default_workers, parse_address
 
 __all__ = [
     "FittedRun",
@@ -27,5 +29,10 @@ __all__ = [
     "default_run_dir",
     "fit_run",
     "resumable",
+    "run_worker",
     "train",
+    "Recycle",
+    "WorkerError",
+    "default_workers",
+    "parse_address",
 ]

@@ -79,9 +79,14 @@ class SearchPlan:
     reserve_seconds: float
     #: brackets per Hyperband iteration (the least aggressive ones); 0 in plans of earlier versions: all
     brackets: int = 0
+    #: processes running trials side by side (the iteration's seconds are wall seconds: its cost shared among them)
+    workers: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    def _shared(self) -> str:
+        return f", shared by {self.workers} worker processes" if self.workers > 1 else ""
 
     def describe(self) -> str:
         full = n_brackets(self.max_epochs, self.factor)
@@ -92,7 +97,7 @@ class SearchPlan:
             f"factor={self.factor}, {brackets} of {full} brackets: one iteration = "
             f"{self.iteration_trials} trials, {self.iteration_epochs} epochs, "
             f"~{self.iteration_seconds:.0f}s (measured {self.seconds_per_epoch * 1000:.0f} ms/epoch, "
-            f"{self.seconds_per_trial:.1f}s/trial overhead); search {self.search_seconds:.0f}s, "
+            f"{self.seconds_per_trial:.1f}s/trial overhead{self._shared()}); search {self.search_seconds:.0f}s, "
             f"{self.reserve_seconds:.0f}s kept for the final model and export."
         )
 
@@ -105,6 +110,7 @@ def plan_search(
     max_epochs: int,
     reserve_seconds: float,
     factor: int = 3,
+    workers: int = 1,
 ) -> SearchPlan:
     """Choose how many Hyperband brackets an iteration runs so that it fits the budget.
 
@@ -115,7 +121,9 @@ def plan_search(
     budget runs fewer brackets (fewer configurations, culled less
     aggressively), never fewer epochs (G-BATCH-2). One bracket is the least:
     if even its configurations do not all fit, the search runs as many as
-    the deadline allows, each to ``max_epochs``.
+    the deadline allows, each to ``max_epochs``. ``workers`` processes run trials
+    side by side, each at the measured cost: an iteration's wall time is its cost
+    divided among them.
     """
     search_seconds = budget_seconds - reserve_seconds
     minimum = seconds_per_trial + seconds_per_epoch
@@ -129,7 +137,7 @@ def plan_search(
 
     def cost(brackets: int) -> tuple[int, int, float]:
         trials, epochs = iteration_cost(max_epochs, factor, brackets)
-        return trials, epochs, trials * seconds_per_trial + epochs * seconds_per_epoch
+        return trials, epochs, (trials * seconds_per_trial + epochs * seconds_per_epoch) / workers
 
     # An iteration's cost grows with every bracket added (tests/test_budget.py checks it).
     chosen = 1
@@ -148,4 +156,5 @@ def plan_search(
         search_seconds=search_seconds,
         reserve_seconds=reserve_seconds,
         brackets=chosen,
+        workers=workers,
     )

@@ -31,8 +31,10 @@ from autoann.search._hyperparameters import declare, objective
 from autoann.search._network import build_network
 from autoann.search._options import SearchOptions
 from autoann.search._preprocessing import Preprocessing
+from autoann.search._oracle import BudgetedOracle
 from autoann.search._selection import compare
 from autoann.search._tuner import PROJECT, BudgetedHyperband, load_weights
+from autoann.search._workers import LOOPBACK, Chief, default_workers, write_worker_inputs
 from autoann.space import SearchSpace, typed_values
 
 
@@ -119,27 +121,14 @@ def train_default(space: SearchSpace, prep: Preprocessing, data: TrainingData, *
     return row, record, per_epoch, overhead
 
 
-def _histories_chain(tuner: BudgetedHyperband, trial_id: str) -> dict[str, list[float]]:
-    """The learning curves of a trial, with those of the rounds it was promoted from."""
-    chain = []
-    while trial_id is not None and trial_id in tuner.rows:
-        chain.append(tuner.histories.get(trial_id, {}))
-        trial_id = tuner.rows[trial_id].parent
-    merged: dict[str, list[float]] = {}
-    for hist in reversed(chain):
-        for key, values in hist.items():
-            merged.setdefault(key, []).extend(values)
-    return merged
-
-
 def _sized_plan(space: SearchSpace, data: TrainingData, *, left: float, export_seconds: float, spent: float,
-                per_epoch: float, per_trial: float, max_epochs: int) -> SearchPlan:
+                per_epoch: float, per_trial: float, max_epochs: int, workers: int) -> SearchPlan:
     """The plan for what is left after the default network: Hyperband's brackets, and the final model's reserve."""
     _require_one_trial(left, export_seconds, per_trial + per_epoch, spent)
     rows_ratio = (data.n_train + len(data.y_val)) / max(data.n_train, 1)
     final = min(per_trial + max_epochs * per_epoch * rows_ratio, FINAL_SHARE * max(left - export_seconds, 0.0))
     return plan_search(left, seconds_per_epoch=per_epoch, seconds_per_trial=per_trial,
-                       max_epochs=max_epochs, reserve_seconds=export_seconds + final)
+                       max_epochs=max_epochs, reserve_seconds=export_seconds + final, workers=workers)
 
 
 def run_search(
@@ -158,6 +147,9 @@ def run_search(
     on_plan: Callable[[SearchPlan], None] | None = None,
     spent_seconds: float = 0.0,
     options: SearchOptions | None = None,
+    workers: int | None = None,
+    listen: str = LOOPBACK,
+    on_workers: Callable[[str], None] | None = None,
 ) -> SearchResult:
     """Train the default network, search ``space`` until ``end`` (a ``time.monotonic()`` instant), and return
     the final network: the best configuration refit on every row, calibrated.
@@ -166,12 +158,35 @@ def run_search(
     (loading, profiling), so a budget too small names the whole minimum.
     ``options``: whether to train the default network first and refit (by default
     :data:`autoann.search._options.DEFAULT`, read at call time); the result's notes say which was skipped.
+    ``workers``: processes that run trials (by default the options', else one per core); with more than one
+    this process is the chief of Keras Tuner's distributed mode (:mod:`autoann.search._workers`), serving its
+    oracle on ``listen`` (``HOST[:PORT]``) and telling ``on_workers`` how other machines join; with 0 it only
+    serves (every trial runs in workers started with ``autoann worker``).
     """
     called = time.monotonic()
     options = _options.DEFAULT if options is None else options
+    workers = options.workers if workers is None else workers
+    workers = default_workers() if workers is None else workers
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        chief = None
+        if workers != 1:  # the workers load the data and import TensorFlow while the default network trains
+            write_worker_inputs(workdir, space, prep, data, seed)
+            chief = stack.enter_context(Chief(workdir, workers=workers, listen=listen, recycle=options.recycle,
+                                              announce=on_workers))
+        return _run_search(space, prep, data, end=end, export_seconds=export_seconds, workdir=workdir,
+                           max_trials=max_trials, seed=seed, resume=resume, verbose=verbose, on_trial=on_trial,
+                           on_plan=on_plan, spent_seconds=spent_seconds + time.monotonic() - called,
+                           options=options, chief=chief)
+
+
+def _run_search(space: SearchSpace, prep: Preprocessing, data: TrainingData, *, end: float, export_seconds: float,
+                workdir: Path, max_trials: int | None, seed: int, resume: bool, verbose: int,
+                on_trial: Callable[[TrialEvent], None] | None, on_plan: Callable[[SearchPlan], None] | None,
+                spent_seconds: float, options: SearchOptions, chief: Chief | None) -> SearchResult:
+    called = time.monotonic()
     notes: list[str] = []
     obj = objective(space)
-    workdir.mkdir(parents=True, exist_ok=True)
     plan_file, default_file = workdir / "plan.json", workdir / DEFAULT_RECORD
     default: tuple[TrialRow, dict[str, list[float]]] | None = None
     if resume and plan_file.exists():
@@ -197,7 +212,7 @@ def run_search(
                          f"{per_trial:g}s per trial assumed to size Hyperband, max_epochs {cap}")
         plan = _sized_plan(space, data, left=end - time.monotonic(), export_seconds=export_seconds,
                            spent=spent_seconds + time.monotonic() - called, per_epoch=per_epoch,
-                           per_trial=per_trial, max_epochs=max_epochs)
+                           per_trial=per_trial, max_epochs=max_epochs, workers=max(chief.workers, 1) if chief else 1)
         plan_file.write_text(json.dumps(plan.to_dict()))
     if on_plan is not None:
         on_plan(plan)
@@ -206,18 +221,25 @@ def run_search(
     hypermodel = AutoANNHyperModel(space, prep, data, seed=seed, verbose=verbose)
     hypermodel.deadline = hard
     with contextlib.redirect_stdout(None):  # Keras Tuner prints "Reloading Tuner from ..." on resume
-        tuner = _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, resume)
-    tuner.earlier_rows = [default[0]] if default else []
+        tuner = _tuner(hypermodel, hard, plan, obj, max_trials, seed, workdir, resume)
+    oracle: BudgetedOracle = tuner.oracle
+    oracle.earlier_rows = [default[0]] if default else []
+    oracle.checkpoint_path, oracle.on_trial = tuner.checkpoint_path, on_trial
+    oracle.verbose = verbose
     interrupted = False
     started = time.monotonic()
     try:
-        if not tuner.done():
+        if oracle.done():
+            pass
+        elif chief is not None:
+            notes += chief.serve(tuner, hard)
+        else:
             tuner.search(verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
     search_seconds = time.monotonic() - started
 
-    rows = ([default[0]] if default else []) + list(tuner.rows.values())
+    rows = oracle.all_rows()
     candidates = _candidates(tuner, default, obj.direction)
     if not candidates:
         failures = [r.message for r in rows if r.status == "failed"]
@@ -275,12 +297,13 @@ def _candidates(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, lis
         row, history = default
         found.append(Trained(row.values, float(row.score), history, row.best_epoch or row.epochs_run,
                              "the default network"))
-    done = [r for r in tuner.rows.values() if r.status in ("completed", "cut") and r.score is not None]
+    oracle: BudgetedOracle = tuner.oracle
+    done = [r for r in oracle.rows.values() if r.status in ("completed", "cut") and r.score is not None]
     if done:
-        trial = tuner.oracle.get_best_trials(1)[0]
-        row = tuner.rows[trial.trial_id]
+        trial = oracle.get_best_trials(1)[0]
+        row = oracle.rows[trial.trial_id]
         values = typed_values({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")})
-        found.append(Trained(values, float(trial.score), _histories_chain(tuner, trial.trial_id),
+        found.append(Trained(values, float(trial.score), oracle.history(trial.trial_id),
                              row.best_epoch or row.epochs_to or 1, f"trial {trial.trial_id}", trial.trial_id))
     return sorted(found, key=lambda t: -t.score if direction == "max" else t.score)
 
@@ -314,7 +337,7 @@ def _choose(candidates: list[Trained], tuner: BudgetedHyperband, prep: Preproces
 def _load(tuner: BudgetedHyperband, best: Trained, prep: Preprocessing, workdir: Path, seed: int) -> keras.Model:
     """A candidate network's weights at its best epoch."""
     if best.trial_id is not None:
-        return tuner.load_trial_model(tuner.oracle.get_trial(best.trial_id))
+        return tuner.load_trial_model(best.trial_id)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = build_network(best.values, prep)
@@ -351,21 +374,10 @@ def _require_one_trial(left: float, export_seconds: float, one_trial: float, spe
     )
 
 
-def _tuner(hypermodel, hard, plan, obj, max_trials, on_trial, seed, workdir, resume) -> BudgetedHyperband:
-    return BudgetedHyperband(
-        hypermodel,
-        soft_deadline=hard - plan.seconds_per_trial,
-        max_trials=max_trials,
-        on_trial=on_trial,
-        brackets=plan.brackets,
-        objective=obj,
-        max_epochs=plan.max_epochs,
-        factor=plan.factor,
-        seed=seed,
-        directory=str(workdir),
-        project_name=PROJECT,
-        overwrite=not resume,
-    )
+def _tuner(hypermodel, hard, plan, obj, max_trials, seed, workdir, resume) -> BudgetedHyperband:
+    oracle = BudgetedOracle(soft_deadline=hard - plan.seconds_per_trial, max_trials=max_trials, brackets=plan.brackets,
+                            objective=obj, max_epochs=plan.max_epochs, factor=plan.factor, seed=seed)
+    return BudgetedHyperband(hypermodel, oracle, directory=str(workdir), project_name=PROJECT, overwrite=not resume)
 
 
 def _refit_all_rows(best: Trained, prep: Preprocessing, data: TrainingData, plan: SearchPlan, end: float,

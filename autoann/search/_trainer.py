@@ -32,6 +32,7 @@ from autoann.space import SearchSpace
 from autoann.search._inputs import as_profile
 from autoann.search._resolve import resolve_space
 from autoann.search._splits import split_dataset, split_weights
+from autoann.search._workers import LOOPBACK, parse_address
 
 #: Seconds kept for the final evaluation and the export (model.keras,
 #: SavedModel tracing, plots); measured ~6-8 s on 2 cores, see docs/benchmarks.md.
@@ -135,6 +136,8 @@ def fit_run(
     backbone: str | Path | None = None,
     started: float | None = None,
     options: SearchOptions | None = None,
+    workers: int | None = None,
+    listen: str = LOOPBACK,
 ) -> FittedRun:
     """Everything ``train`` does except writing the run directory.
 
@@ -162,14 +165,17 @@ def fit_run(
     reports first (:data:`autoann.metrics.SEARCH_METRICS`; None: the task's default,
     :data:`autoann.metrics.DEFAULT_METRIC`). With a ``space`` given, it replaces the space's metric.
     ``options``: whether the search calibrates and refits (:class:`~autoann.search.SearchOptions`;
-    by default both, as for every user).
+    by default both, as for every user). ``workers``: processes that run trials (None: one per core);
+    with more than one, this process serves them Keras Tuner's oracle on ``listen`` (``HOST[:PORT]``,
+    this machine only by default) and ``on_event`` hears ``("workers", text)``: how another machine joins.
     """
     started = time.monotonic() if started is None else started
     from autoann.params import validate_params
 
     validate_params(owner, {"time_budget": time_budget, "max_trials": max_trials, "max_epochs": max_epochs,
                             "seed": seed, "test_size": test_size, "validation_size": validation_size,
-                            "goal": goal, "metric": metric, "verbose": verbose})
+                            "goal": goal, "metric": metric, "verbose": verbose, "workers": workers})
+    parse_address(listen)
     end = started + parse_duration(time_budget)
     emit = on_event or (lambda kind, payload: None)
     dataset = as_dataset(data, target, task=task, sample_weight=sample_weight)
@@ -193,7 +199,8 @@ def fit_run(
             dataset, profile, space, workdir, end=end, started=started, seed=seed, test_size=test_size,
             validation_size=validation_size, max_trials=max_trials, resume=resume, verbose=verbose, emit=emit,
             budget=time_budget, sample_weight=weights, export_seconds=export_seconds,
-            backbone=None if backbone is None else str(Path(backbone).resolve()), options=options)
+            backbone=None if backbone is None else str(Path(backbone).resolve()), options=options,
+            workers=workers, listen=listen)
     run.seconds = time.monotonic() - started
     return run
 
@@ -266,7 +273,8 @@ def train(
 
 def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed, test_size, validation_size,
                          max_trials, resume, verbose, emit, budget, sample_weight=None,
-                         export_seconds=EXPORT_SECONDS, backbone=None, options=None) -> FittedRun:
+                         export_seconds=EXPORT_SECONDS, backbone=None, options=None, workers=None,
+                         listen=LOOPBACK) -> FittedRun:
     """Split, preprocess, search, then assemble the raw-input model and its metadata."""
     import keras
 
@@ -308,6 +316,7 @@ def _search_and_assemble(dataset, profile, space, workdir, *, end, started, seed
     result = run_search(space, prep, data, end=end, export_seconds=export_seconds, workdir=workdir,
                         spent_seconds=time.monotonic() - started,
                         max_trials=max_trials, seed=seed, resume=resume, verbose=verbose, options=options,
+                        workers=workers, listen=listen, on_workers=lambda text: emit("workers", text),
                         on_trial=lambda event: emit("trial", event), on_plan=lambda plan: emit("plan", plan))
 
     raw = raw_inputs(schema)
