@@ -72,22 +72,20 @@ def autoann_search(space, prep, data, trials: int, seed: int) -> dict:
             "max_epochs": result.plan.max_epochs, "rss_mb": rss}
 
 
-def plain_keras_tuner(prep, data, max_epochs: int, trials: int, seed: int) -> dict:
-    """Keras Tuner as its guide shows it: a build function, numpy inputs, Hyperband."""
+def timed_hypermodel(n_features: int, metric, fit_seconds: list[float]):
+    """A binary classifier's build function as Keras Tuner's guide writes one; each fit's seconds are appended
+    to ``fit_seconds``."""
     import keras
     import keras_tuner as kt
-    import numpy as np
-
-    fit_seconds = []
 
     class Timed(kt.HyperModel):
         def build(self, hp):
-            model = keras.Sequential([keras.Input((prep.dense_width,))])
+            model = keras.Sequential([keras.Input((n_features,))])
             for i in range(hp.Int("n_layers", 1, 3)):
                 model.add(keras.layers.Dense(hp.Int(f"units_{i}", 16, 128, sampling="log"), activation="elu"))
             model.add(keras.layers.Dense(1, activation="sigmoid"))
             model.compile(keras.optimizers.Nadam(hp.Float("lr", 1e-4, 1e-2, sampling="log")),
-                          "binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+                          "binary_crossentropy", metrics=[metric])
             return model
 
         def fit(self, hp, model, *args, **kwargs):
@@ -96,8 +94,19 @@ def plain_keras_tuner(prep, data, max_epochs: int, trials: int, seed: int) -> di
             fit_seconds.append(time.perf_counter() - start)
             return history
 
+    return Timed()
+
+
+def plain_keras_tuner(prep, data, max_epochs: int, trials: int, seed: int) -> dict:
+    """Keras Tuner as its guide shows it: a build function, numpy inputs, Hyperband."""
+    import keras
+    import keras_tuner as kt
+    import numpy as np
+
+    fit_seconds: list[float] = []
     with tempfile.TemporaryDirectory() as work:
-        tuner = kt.Hyperband(Timed(), objective=kt.Objective("val_auc", "max"), max_epochs=max_epochs, factor=3,
+        tuner = kt.Hyperband(timed_hypermodel(prep.dense_width, keras.metrics.AUC(name="auc"), fit_seconds),
+                             objective=kt.Objective("val_auc", "max"), max_epochs=max_epochs, factor=3,
                              hyperband_iterations=10, seed=seed, directory=work, project_name="p")
         tuner.oracle.max_trials = trials
         x, xv = data.x_train["features"], data.x_val["features"]

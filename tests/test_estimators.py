@@ -315,6 +315,13 @@ def test_working_dir_keeps_the_search_state(tmp_path):
     assert (tmp_path / "state" / "search" / "oracle.json").exists()
 
 
+def test_workers_run_the_trials_in_worker_processes():
+    X, y = regression(60)
+    model = AutoANNRegressor(**{**TINY, "max_trials": 3}, workers=2).fit(X, y)
+    assert len(model.leaderboard_) == 3 and set(model.leaderboard_["worker"]) <= {"local1", "local2"}
+    assert model.get_params()["workers"] == 2 and model.predict(X).shape == (60,)
+
+
 @pytest.mark.slow
 def test_grid_search_over_max_epochs():
     X, y = blobs(80)

@@ -243,3 +243,16 @@ def test_ctrl_c_on_the_chief_stops_the_workers_and_exports_the_best_so_far(tmp_p
     assert chief.returncode == 0, out + errors
     meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
     assert meta["interrupted"] is True and (tmp_path / "run" / "model.keras").exists()
+
+
+@pytest.mark.train
+@pytest.mark.usefixtures("_no_process_left")
+def test_workers_leave_when_their_chief_is_killed_without_cleaning_up(tmp_path):
+    chief = _command("train", str(PENGUINS), "-t", "species", "-b", "5m", "--workers", "2", "-o", "run", cwd=tmp_path)
+    logs = _wait_for(".*/search/workers/local2.log", tmp_path, chief)
+    give_up = time.monotonic() + 120
+    while len(_processes_mentioning(str(logs.parents[1]))) < 2 and time.monotonic() < give_up:
+        time.sleep(0.2)  # both workers are up
+    chief.kill()
+    chief.communicate(timeout=60)
+    # _no_process_left: the workers, now orphans, notice their chief is gone and exit

@@ -31,7 +31,7 @@ CELL_TYPES = (str, bool, int, float, np.generic, type(None), type(pd.NA))
 #: score it on validation (``autoann train`` keeps more, for the export).
 ASSEMBLY_SECONDS = 2.0
 #: Estimator parameters checked by the shared table under the name ``train`` uses.
-SHARED = ("time_budget", "max_trials", "max_epochs", "goal", "metric", "verbose")
+SHARED = ("time_budget", "max_trials", "max_epochs", "goal", "metric", "verbose", "workers")
 ALIASES = {
     "validation_fraction": CONSTRAINTS["validation_size"],
     "random_state": replace(CONSTRAINTS["seed"], allow_none=True),

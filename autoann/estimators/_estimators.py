@@ -68,6 +68,7 @@ class _AutoANNEstimator(BaseEstimator):
         random_state: int | None = None,
         verbose: int = 0,
         working_dir: str | None = None,
+        workers: int | None = None,
     ):
         self.time_budget = time_budget
         self.max_trials = max_trials
@@ -80,6 +81,7 @@ class _AutoANNEstimator(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.working_dir = working_dir
+        self.workers = workers
 
     # -- scikit-learn protocol ---------------------------------------------
     def __sklearn_is_fitted__(self) -> bool:
@@ -128,7 +130,7 @@ class _AutoANNEstimator(BaseEstimator):
                      pins=_u.pin_assignments(self.pins), time_budget=self.time_budget,
                      max_trials=self.max_trials, max_epochs=self.max_epochs, seed=int(self.random_state or 0),
                      test_size=0.0, validation_size=float(self.validation_fraction), verbose=int(self.verbose),
-                     owner=owner, export_seconds=_u.ASSEMBLY_SECONDS, started=started)
+                     owner=owner, export_seconds=_u.ASSEMBLY_SECONDS, started=started, workers=self.workers)
         if self.working_dir is not None:
             run = fit_run(dataset, workdir=Path(self.working_dir), **knobs)
         else:
@@ -232,6 +234,9 @@ class AutoANNClassifier(ClassifierMixin, _AutoANNEstimator):
         0 silent, 1 one line per trial, 2 Keras progress too.
     working_dir : str or None, default=None
         Where Keras Tuner keeps its search state; None uses a temporary folder removed after ``fit``.
+    workers : int or None, default=None
+        Processes that run the search's trials side by side (None: one per core; 1: all in this process;
+        docs/workers.md). The model found does not depend on it beyond the order trials end in.
 
     Attributes
     ----------

@@ -69,6 +69,8 @@ class BudgetedHyperband(HyperbandAdapter):
         self._first_rss: float | None = None
         self._last_rss: float | None = None
         self._trial_start = 0.0
+        #: where a trial's time went outside ``fit`` (in its fit record, for bench/search_workers.py)
+        self._steps: dict[str, float] = {}
         self._builds = 0
 
     def _fresh_network(self, hp) -> keras.Model:
@@ -86,10 +88,14 @@ class BudgetedHyperband(HyperbandAdapter):
         ends, so one write per trial is enough.
         """
         hp = trial.hyperparameters
+        start = time.monotonic()
         model = self._fresh_network(hp)
+        built = time.monotonic()
         history = self.hypermodel.fit(hp, model, epochs=hp.values["tuner/epochs"],
                                       initial_epoch=hp.values["tuner/initial_epoch"])
+        fitted = time.monotonic()
         model.save_weights(self.checkpoint_path(trial.trial_id))
+        self._steps = {"build_seconds": built - start, "save_seconds": time.monotonic() - fitted}
         return history
 
     def pre_create_trial(self) -> None:
@@ -112,7 +118,8 @@ class BudgetedHyperband(HyperbandAdapter):
         if self._first_rss is None:
             self._first_rss = self._last_rss
         fit: dict[str, Any] = {"seconds": time.monotonic() - self._trial_start, "worker": self.worker,
-                               "rss_mb": self._last_rss}
+                               "rss_mb": self._last_rss, **self._steps}
+        self._steps = {}
         if record is not None:
             fit.update(epochs_run=record.epochs_run, best_epochs=record.best_epochs, fit_seconds=record.fit_seconds,
                        cut=record.cut, diverged=record.diverged, history=record.history)

@@ -182,6 +182,10 @@ class Chief:
                 self.announce(self.describe())
             with quiet_conditions():
                 self._serve(hard_deadline)
+            self._stop_workers(leave_seconds=LEAVE_SECONDS)  # told to stop by the oracle, they leave
+        except BaseException:  # Ctrl-C, or an error: the workers stop now, before the chief exports anything
+            self._stop_workers(leave_seconds=0.0)
+            raise
         finally:
             (self.workdir / CHIEF_FILE).unlink(missing_ok=True)
             server.stop()
