@@ -160,6 +160,7 @@ def memory_run(workers: int, trials: int) -> None:
                             max_trials=trials + 1, seed=0, on_trial=on_trial, workers=workers)
         wall = time.perf_counter() - start
         logs = " ".join(p.read_text() for p in (Path(work) / "workers").glob("*.log"))
+        records = [json.loads(p.read_text()) for p in Path(work).glob("search/trial_*/autoann_fit.json")]
     rows = [r for r in result.trials if r.trial_id != "default"]
     by_worker: dict[str, dict[int, float]] = {}
     for n, row in enumerate(sorted(rows, key=lambda r: r.finished_at), 1):
@@ -168,7 +169,24 @@ def memory_run(workers: int, trials: int) -> None:
             if n <= mark:
                 by_worker[row.worker][mark] = row.rss_mb  # the last RSS it recorded by then
     print(json.dumps({"workers": workers, "trials": len(rows), "wall": round(wall, 1), "chief_rss_mb": chief,
-                      "worker_rss_mb": by_worker, "fresh_starts": logs.count("starting afresh")}))
+                      "worker_rss_mb": by_worker, "fresh_starts": logs.count("starting afresh"),
+                      "search_seconds": round(result.search_seconds, 1), "per_trial": _where_time_goes(records),
+                      "busy_share": round(sum(r["seconds"] for r in records)
+                                          / (result.search_seconds * max(workers, 1)), 3)}))
+
+
+def _where_time_goes(records: list[dict]) -> dict:
+    """Median seconds per trial: build, the first epoch's excess over a steady one (tracing), a steady epoch,
+    the checkpoint write, and the rest of the trial outside ``fit``."""
+    med = lambda values: round(statistics.median(values), 3) if values else None  # noqa: E731
+    timed = [r for r in records if len(r.get("epoch_seconds", [])) >= 2]
+    return {"trial": med([r["seconds"] for r in records]), "fit": med([r.get("fit_seconds", 0) for r in records]),
+            "build": med([r.get("build_seconds", 0) for r in records]),
+            "first_epoch_excess": med([r["epoch_seconds"][0] - statistics.median(r["epoch_seconds"][1:]) for r in timed]),
+            "steady_epoch": med([statistics.median(r["epoch_seconds"][1:]) for r in timed]),
+            "save": med([r.get("save_seconds", 0) for r in records]),
+            "other": med([r["seconds"] - r.get("fit_seconds", 0) - r.get("build_seconds", 0) - r.get("save_seconds", 0)
+                          for r in records])}
 
 
 def memory(args) -> None:

@@ -191,12 +191,24 @@ class BudgetedOracle(OracleAdapter):
         self.on_trial(TrialEvent.after(rows, objective.name, objective.direction, running=running,
                                        ended=row is not None))
 
+    def best_trial(self) -> kt.engine.trial.Trial | None:
+        """The best-scored completed trial; among equal scores the first created.
+
+        Keras Tuner's ``get_best_trials`` breaks ties by the order of its trials dict, which a resumed oracle
+        rebuilds from the files on disk: the final model and the one checkpoint pruning keeps would then differ.
+        """
+        done = [t for t in self.trials.values()
+                if t.status == "COMPLETED" and t.score is not None and math.isfinite(t.score)]
+        sign = -1 if self.objective.direction == "max" else 1
+        return min(done, key=lambda t: (sign * t.score, t.trial_id), default=None)
+
     # -- disk ---------------------------------------------------------------------------------------------------
     def _prune_checkpoints(self) -> None:
         """Delete the checkpoints of trials Hyperband can no longer promote (the best one stays: the final model)."""
         if self.checkpoint_path is None:
             return
-        needed = {t.trial_id for t in self.get_best_trials(1)} | self.promotable_trial_ids()
+        best = self.best_trial()
+        needed = ({best.trial_id} if best else set()) | self.promotable_trial_ids()
         for trial_id in self.trials:
             if trial_id not in needed:
                 Path(self.checkpoint_path(trial_id)).unlink(missing_ok=True)

@@ -300,7 +300,7 @@ def _candidates(tuner: BudgetedHyperband, default: tuple[TrialRow, dict[str, lis
     oracle: BudgetedOracle = tuner.oracle
     done = [r for r in oracle.rows.values() if r.status in ("completed", "cut") and r.score is not None]
     if done:
-        trial = oracle.get_best_trials(1)[0]
+        trial = oracle.best_trial()
         row = oracle.rows[trial.trial_id]
         values = typed_values({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")})
         found.append(Trained(values, float(trial.score), oracle.history(trial.trial_id),

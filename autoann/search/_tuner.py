@@ -122,7 +122,8 @@ class BudgetedHyperband(HyperbandAdapter):
         self._steps = {}
         if record is not None:
             fit.update(epochs_run=record.epochs_run, best_epochs=record.best_epochs, fit_seconds=record.fit_seconds,
-                       cut=record.cut, diverged=record.diverged, history=record.history)
+                       epoch_seconds=record.epoch_seconds, cut=record.cut, diverged=record.diverged,
+                       history=record.history)
         (Path(self.get_trial_dir(trial.trial_id)) / FIT_RECORD).write_text(json.dumps(fit))
         super().on_trial_end(trial)
 

@@ -41,7 +41,7 @@ WORKER_INPUTS = "worker_inputs.joblib"
 CHIEF_FILE = "chief.json"
 #: how long the chief waits past the hard deadline for a trial a worker is still reporting
 GRACE_SECONDS = 10.0
-#: how long the chief waits for its workers to leave once the search is over, before it stops them
+#: how long the chief waits for a worker asked to end before it kills it
 LEAVE_SECONDS = 5.0
 POLL_SECONDS = 0.1
 #: what the chief binds to unless told otherwise: this machine only (the gRPC channel is unauthenticated)
@@ -140,11 +140,16 @@ class Chief:
             self._start_worker()
         return self
 
-    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+    def __exit__(self, *exc: Any) -> None:
+        """Every worker ends (a trial still running stays in the oracle's state and runs again on --resume)."""
         (self.workdir / CHIEF_FILE).unlink(missing_ok=True)
-        # After a normal end the oracle tells the workers to stop; after Ctrl-C or an error, stop them now
-        # (their running trials stay in the oracle's state, re-run on --resume).
-        self._stop_workers(leave_seconds=LEAVE_SECONDS if exc_type is None else 0.0)
+        self._signal_workers()
+        for worker in self.local:
+            try:
+                worker.process.wait(timeout=LEAVE_SECONDS)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
 
     def _check_port_free(self) -> None:
         """Refuse a taken ``--listen`` port before any training, not after the default network."""
@@ -182,11 +187,8 @@ class Chief:
                 self.announce(self.describe())
             with quiet_conditions():
                 self._serve(hard_deadline)
-            self._stop_workers(leave_seconds=LEAVE_SECONDS)  # told to stop by the oracle, they leave
-        except BaseException:  # Ctrl-C, or an error: the workers stop now, before the chief exports anything
-            self._stop_workers(leave_seconds=0.0)
-            raise
-        finally:
+        finally:  # no trial runs any more (or Ctrl-C, an error): the workers end now, not after the export
+            self._signal_workers()
             (self.workdir / CHIEF_FILE).unlink(missing_ok=True)
             server.stop()
         if self.start_failures and not self.oracle.rows:
@@ -253,20 +255,11 @@ class Chief:
                                        start_new_session=True)
         self.local.append(LocalWorker(tuner_id, process, log))
 
-    def _stop_workers(self, leave_seconds: float) -> None:
-        """Give the workers ``leave_seconds`` to leave, then end the rest; wait for every one."""
-        leave_by = time.monotonic() + leave_seconds
-        while any(w.process.poll() is None for w in self.local) and time.monotonic() < leave_by:
-            time.sleep(POLL_SECONDS)
+    def _signal_workers(self) -> None:
+        """Ask every local worker still running to end (SIGTERM); no trial is running once the oracle stopped."""
         for worker in self.local:
             if worker.process.poll() is None:
                 worker.process.terminate()
-        for worker in self.local:
-            try:
-                worker.process.wait(timeout=LEAVE_SECONDS)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
 
     def _write_chief_file(self, hard_deadline: float) -> None:
         info = {"host": self.host, "port": self.port, "pid": os.getpid(),
