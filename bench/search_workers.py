@@ -140,12 +140,17 @@ def throughput(args) -> None:
                   f"{med('overhead'):.2f} | {accuracy} |")
 
 
-def memory_run(workers: int, trials: int) -> None:
-    """One long search in this process (the chief when ``workers`` > 1); prints RSS figures as JSON."""
+def memory_run(workers: int, trials: int, recycle: tuple[int, float] | None) -> None:
+    """One long search in this process (the chief when ``workers`` > 1); prints RSS figures as JSON.
+    ``recycle``: the workers' (trials, MB) limits instead of the default ``SearchOptions``'."""
     sys.path.insert(0, str(ROOT / "bench"))
     from search_overhead import prepared, rss_mb
 
+    from autoann.search import _options
     from autoann.search._run import run_search
+
+    if recycle is not None:
+        _options.DEFAULT = _options.SearchOptions(recycle=recycle)
 
     space, prep, data = prepared(DATA.name, TARGET, 0)
     chief: dict[int, float] = {}
@@ -168,7 +173,8 @@ def memory_run(workers: int, trials: int) -> None:
         for mark in (10, 50, trials):
             if n <= mark:
                 by_worker[row.worker][mark] = row.rss_mb  # the last RSS it recorded by then
-    print(json.dumps({"workers": workers, "trials": len(rows), "wall": round(wall, 1), "chief_rss_mb": chief,
+    print(json.dumps({"workers": workers, "recycle": _options.DEFAULT.recycle, "trials": len(rows),
+                      "wall": round(wall, 1), "chief_rss_mb": chief,
                       "worker_rss_mb": by_worker, "fresh_starts": logs.count("starting afresh"),
                       "search_seconds": round(result.search_seconds, 1), "per_trial": _where_time_goes(records),
                       "busy_share": round(sum(r["seconds"] for r in records)
@@ -191,7 +197,8 @@ def _where_time_goes(records: list[dict]) -> dict:
 
 def memory(args) -> None:
     for workers in args.workers:
-        result = subprocess.run([sys.executable, __file__, "_memory", str(workers), str(args.trials)],
+        recycle = [] if args.recycle is None else [str(v) for v in args.recycle]
+        result = subprocess.run([sys.executable, __file__, "_memory", str(workers), str(args.trials), *recycle],
                                 capture_output=True, text=True, check=True)
         print(result.stdout.strip().splitlines()[-1], flush=True)
 
@@ -241,7 +248,8 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_plain":
         return plain_keras_tuner(int(sys.argv[2]), int(sys.argv[3]))
     if len(sys.argv) > 1 and sys.argv[1] == "_memory":
-        return memory_run(int(sys.argv[2]), int(sys.argv[3]))
+        recycle = (int(float(sys.argv[4])), float(sys.argv[5])) if len(sys.argv) > 5 else None
+        return memory_run(int(sys.argv[2]), int(sys.argv[3]), recycle)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("throughput")
@@ -251,6 +259,8 @@ def main() -> None:
     two = commands.add_parser("memory")
     two.add_argument("--trials", type=int, default=100)
     two.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    two.add_argument("--recycle", type=float, nargs=2, default=None, metavar=("TRIALS", "MB"),
+                     help="the workers' limits (default: SearchOptions')")
     three = commands.add_parser("loopback")
     three.add_argument("--budget", type=int, default=60)
     three.add_argument("--seeds", type=int, nargs="+", default=[0, 1])

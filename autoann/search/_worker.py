@@ -96,7 +96,7 @@ def run_worker(workdir: str | Path, *, connect: str | None = None, tuner_id: str
     process grew by that many MB since its first trial (0: never). ``quiet``: import TensorFlow without its
     log lines (the command line's choice; it sets TensorFlow's logger).
 
-    Raises :class:`autoann.search._tuner.Recycle` when the worker should start afresh (the CLI does,
+    Raises :class:`Recycle` when the worker should start afresh (the CLI does,
     with the same command) and :class:`WorkerError` when it cannot join.
     """
     workdir = Path(workdir).resolve()
