@@ -45,8 +45,6 @@ class Hook:
 HOOKS: tuple[Hook, ...] = (
     Hook(kt.Tuner, "_get_checkpoint_fname", ("trial_id",),
          "write, load and prune a trial's best-epoch weights"),
-    Hook(kt.Tuner, "_get_build_config_fname", ("trial_id",),
-         "write the build config a promoted trial's rebuild reads"),
     Hook(kt.Oracle, "_get_trial_dir", ("trial_id",),
          "read the record a worker wrote beside the trial's checkpoint"),
     Hook(kt.oracles.HyperbandOracle, "_get_size", ("bracket_num", "round_num"),
@@ -109,10 +107,6 @@ class HyperbandAdapter(kt.Tuner):
     def checkpoint_path(self, trial_id: str) -> str:
         """Where Keras Tuner keeps (and a promotion loads) the trial's best-epoch weights."""
         return self._get_checkpoint_fname(trial_id)
-
-    def build_config_path(self, trial_id: str) -> str:
-        """Where Keras Tuner's own promotion reads the build config of its parent."""
-        return self._get_build_config_fname(trial_id)
 
 
 class OracleAdapter(kt.oracles.HyperbandOracle):

@@ -69,9 +69,6 @@ class BudgetedOracle(OracleAdapter):
         self.rows = {k: TrialRow.from_json(r) for k, r in state.get("autoann_rows", {}).items()}
 
     # -- the budget ---------------------------------------------------------------------------------------
-    def finished(self) -> int:
-        return len(self.earlier_rows) + len(self.rows)
-
     def consecutive_failures(self) -> int:
         count = 0
         for row in reversed(list(self.rows.values())):
