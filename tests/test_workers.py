@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,8 @@ import pytest
 from autoann.errors import AutoANNError
 from autoann.search import SearchOptions, default_workers, parse_address
 from autoann.search._budget import plan_search
-from autoann.search._workers import CHIEF_FILE, exit_reason
+from autoann.search._worker import WorkerError, run_worker
+from autoann.search._workers import CHIEF_FILE, WORKER_INPUTS, exit_reason
 
 PENGUINS = Path(__file__).resolve().parents[1] / "datasets" / "penguins.csv"
 #: a tiny search: a few trials of a few epochs, ended by max_trials long before the budget
@@ -106,6 +108,38 @@ def test_workers_share_an_iteration_so_a_budget_holds_more_brackets():
     assert "shared by 2 worker processes" in two.describe()
 
 
+def _search_folder(tmp_path: Path, chief_says: dict | None) -> Path:
+    """A search's folder as a worker finds it: inputs that are never read here, and what the chief file says."""
+    folder = tmp_path / "search"
+    folder.mkdir()
+    (folder / WORKER_INPUTS).write_text("not read by a worker that leaves at once")
+    if chief_says is not None:
+        (folder / CHIEF_FILE).write_text(json.dumps(chief_says))
+    return folder
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+def test_a_worker_that_starts_after_the_search_ended_leaves_at_once(tmp_path, restarted):
+    folder = _search_folder(tmp_path, {"ended": True})
+    assert run_worker(folder, tuner_id="w", restarted=restarted) == "worker w: the search has ended; 0 trials run"
+
+
+def test_a_worker_started_afresh_after_its_search_was_moved_away_leaves(tmp_path):
+    # The end of a CLI search renames its run folder: a worker that was starting afresh finds it gone.
+    assert run_worker(tmp_path / "moved", tuner_id="w", restarted=True).endswith("the search has ended; 0 trials run")
+    with pytest.raises(WorkerError, match="is not a folder"):
+        run_worker(tmp_path / "moved", tuner_id="w")  # a first start: the wrong folder, said as such
+
+
+def test_a_worker_waiting_for_its_search_leaves_when_the_folder_goes(tmp_path):
+    folder = tmp_path / "search"
+    folder.mkdir()
+    threading.Timer(0.5, folder.rmdir).start()
+    start = time.monotonic()
+    assert run_worker(folder, tuner_id="w", wait_seconds=60).endswith("the search has ended; 0 trials run")
+    assert time.monotonic() - start < 60  # it did not wait out --wait
+
+
 # -- real searches on loopback --------------------------------------------------------------------------------------
 def _fit(workdir: Path, **knobs):
     from autoann.search import fit_run
@@ -131,11 +165,13 @@ def test_two_workers_share_the_trials_record_memory_start_afresh_and_resume(tmp_
     assert "starting afresh" in logs  # a worker that ran 2 trials went on in a new process image
     assert any("trials ran in worker processes: 2 started here" in note for note in run.metadata.notes)
     assert run.metadata.hyperband["workers"] == 2
-    assert not (tmp_path / "search" / CHIEF_FILE).exists()
+    assert json.loads((tmp_path / "search" / CHIEF_FILE).read_text()) == {"ended": True}  # a late worker leaves
 
     again = _fit(tmp_path / "search", options=options, max_trials=10, resume=True)
     resumed = _trials(again)
     assert set(trials.trial_id) < set(resumed.trial_id) and len(resumed) == 9  # the 6 kept, 3 more
+    # ... run by workers again: the word of the search before ("ended") does not send them away
+    assert set(resumed[~resumed.trial_id.isin(trials.trial_id)].worker) <= {"local1", "local2"}
 
 
 @pytest.mark.train

@@ -232,6 +232,8 @@ def worker(
     threads: Optional[int] = typer.Option(None, "--threads", help="TensorFlow threads for this worker (default: all cores)."),
     worker_id: Optional[str] = typer.Option(None, "--id", help="This worker's name in the leaderboard (default: host-pid)."),
     parent: Optional[int] = typer.Option(None, "--parent", hidden=True, help="Leave when this process is gone."),
+    restarted: bool = typer.Option(False, "--restarted", hidden=True,
+                                   help="Started afresh after running trials: a run folder gone means the search ended."),
     wait: str = typer.Option("10m", "--wait", help="How long to wait for the search to start serving."),
     recycle_after: int = typer.Option(40, "--recycle-after", help="Start afresh (a new process image, same "
                                       "command) after this many trials: TensorFlow keeps memory per trial. 0: never."),
@@ -252,13 +254,14 @@ def worker(
         try:
             ended = run_worker(run_dir, connect=connect, tuner_id=worker_id, threads=threads, parent=parent,
                                wait_seconds=wait_seconds, recycle_after=recycle_after,
-                               rss_growth_mb=recycle_growth, quiet=True)
+                               rss_growth_mb=recycle_growth, restarted=restarted, quiet=True)
         except Recycle as why:
             # A fresh process image with the same command: TensorFlow's per-trial memory growth is given back.
             print(f"{why}: starting afresh", flush=True)
             sys.stdout.flush()
             sys.stderr.flush()
-            os.execv(sys.executable, [sys.executable, "-m", "autoann", *sys.argv[1:]])
+            again = sys.argv[1:] + ([] if restarted else ["--restarted"])
+            os.execv(sys.executable, [sys.executable, "-m", "autoann", *again])
         _console(stderr=True).print(ended, highlight=False)
 
     _run(action)

@@ -39,13 +39,31 @@ class WorkerError(AutoANNError):
     """The worker cannot join the search (nothing to join, the chief unreachable)."""
 
 
-def _wait_for(path: Path, give_up: float, parent: int | None) -> None:
-    """Wait until the chief has written ``path`` (or give up at ``give_up``, or when the chief is gone)."""
+def _wait_for(path: Path, give_up: float, parent: int | None) -> bool:
+    """Wait until the chief has written ``path`` (or give up at ``give_up``, or when the chief is gone).
+
+    False when the search's folder itself is gone: the search ended and its run folder was moved.
+    """
     while not path.exists():
+        if not path.parent.is_dir():
+            return False
         if time.monotonic() > give_up or (parent is not None and os.getppid() != parent):
             raise WorkerError(f"No search is serving workers in {path.parent} (no {path.name} there): start "
                               "`autoann train ... --workers N` first, and give this command the folder it prints.")
         time.sleep(0.2)
+    return True
+
+
+def _chief_says(workdir: Path) -> dict[str, Any]:
+    """What the chief file holds now (empty if there is none yet, or it is gone)."""
+    try:
+        return json.loads((workdir / CHIEF_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _ended(tuner_id: str, trials: int) -> str:
+    return f"worker {tuner_id}: the search has ended; {trials} trials run"
 
 
 def _leave_with(parent: int) -> None:
@@ -89,24 +107,30 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def run_worker(workdir: str | Path, *, connect: str | None = None, tuner_id: str | None = None,
                threads: int | None = None, parent: int | None = None, wait_seconds: float = 600.0,
-               recycle_after: int = 0, rss_growth_mb: float = 0.0, quiet: bool = False) -> str:
+               recycle_after: int = 0, rss_growth_mb: float = 0.0, restarted: bool = False,
+               quiet: bool = False) -> str:
     """Join the search served for ``workdir`` and run trials until it ends; return how it ended.
 
     ``recycle_after`` / ``rss_growth_mb``: leave (:class:`Recycle`) after that many trials, or once this
-    process grew by that many MB since its first trial (0: never). ``quiet``: import TensorFlow without its
-    log lines (the command line's choice; it sets TensorFlow's logger).
+    process grew by that many MB since its first trial (0: never). ``restarted``: this process started afresh
+    after running trials of this search, so a run folder gone since means the search ended, not a wrong
+    folder. ``quiet``: import TensorFlow without its log lines (the command line's choice; it sets
+    TensorFlow's logger).
 
     Raises :class:`Recycle` when the worker should start afresh (the CLI does,
     with the same command) and :class:`WorkerError` when it cannot join.
     """
     workdir = Path(workdir).resolve()
+    tuner_id = tuner_id or f"{socket.gethostname()}-{os.getpid()}"
     if not workdir.is_dir():
+        if restarted:
+            return _ended(tuner_id, 0)
         raise WorkerError(f"{workdir} is not a folder: give the run folder the search's chief printed.")
     if parent is not None:
         _leave_with(parent)
     give_up = math.inf if parent is not None else time.monotonic() + wait_seconds  # a local worker waits for its chief
-    _wait_for(workdir / WORKER_INPUTS, give_up, parent)
-    tuner_id = tuner_id or f"{socket.gethostname()}-{os.getpid()}"
+    if not _wait_for(workdir / WORKER_INPUTS, give_up, parent) or _chief_says(workdir).get("ended"):
+        return _ended(tuner_id, 0)
     try:
         if quiet:
             from autoann import _tf
@@ -130,8 +154,9 @@ def run_worker(workdir: str | Path, *, connect: str | None = None, tuner_id: str
 
     space = inputs["space"]
     hypermodel = AutoANNHyperModel(space, inputs["prep"], inputs["data"], seed=inputs["seed"])
-    _wait_for(workdir / CHIEF_FILE, give_up, parent)  # the chief serves once it has planned the search
-    chief = json.loads((workdir / CHIEF_FILE).read_text())
+    chief = _chief_says(workdir) if _wait_for(workdir / CHIEF_FILE, give_up, parent) else {}
+    if "port" not in chief:  # the search ended while this worker started (e.g. afresh, after its share of trials)
+        return _ended(tuner_id, 0)
     host, port = parse_address(connect) if connect else (chief["host"], int(chief["port"]))
     hypermodel.deadline = time.monotonic() + (chief["hard_deadline_unix"] - time.time())
     with kept_global_state(), quiet_conditions(), _environment(connect_as_worker(tuner_id, host, port,
@@ -144,8 +169,8 @@ def run_worker(workdir: str | Path, *, connect: str | None = None, tuner_id: str
         try:
             tuner.search(verbose=0)
         except grpc.RpcError as exc:
-            if not tuner.trials_run and (workdir / CHIEF_FILE).exists():
+            if not tuner.trials_run and "port" in _chief_says(workdir):  # the chief still says it serves
                 raise WorkerError(f"Could not reach the search's chief at {host}:{port} ({exc.code().name}): check "
                                   "the address (the chief prints it) and that this machine may connect to it.") from None
             return f"worker {tuner_id}: the chief at {host}:{port} is gone; {tuner.trials_run} trials run"
-    return f"worker {tuner_id}: the search has ended; {tuner.trials_run} trials run"
+    return _ended(tuner_id, tuner.trials_run)

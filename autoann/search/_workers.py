@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 
 #: what a worker loads to build the trials' networks: the space, the preprocessing, the cached arrays, the seed
 WORKER_INPUTS = "worker_inputs.joblib"
-#: where the chief says it listens (and until when trials may run) while it serves; absent otherwise
+#: where the chief says it listens (and until when trials may run) while it serves; absent before
 CHIEF_FILE = "chief.json"
+#: what the chief file says once the search no longer serves: a worker that starts (or starts afresh) then leaves
+ENDED = {"ended": True}
 #: how long the chief waits past the hard deadline for a trial a worker is still reporting
 GRACE_SECONDS = 10.0
 #: how long the chief waits for a worker asked to end before it kills it
@@ -72,7 +74,11 @@ def parse_address(text: str, *, default_port: int = 0) -> tuple[str, int]:
 
 def write_worker_inputs(workdir: Path, space: SearchSpace, prep: Preprocessing, data: TrainingData,
                         seed: int) -> None:
-    """What every worker loads, written once before any starts (atomically: a worker never reads half a file)."""
+    """What every worker loads, written once before any starts (atomically: a worker never reads half a file).
+
+    A resumed search's folder still holds the chief file of the search before, which said it ended.
+    """
+    (workdir / CHIEF_FILE).unlink(missing_ok=True)
     part = workdir / (WORKER_INPUTS + ".part")
     joblib.dump({"space": space, "prep": prep, "data": replace(data, _cache={}), "seed": seed}, part)
     part.replace(workdir / WORKER_INPUTS)
@@ -135,14 +141,13 @@ class Chief:
     def __enter__(self) -> "Chief":
         if self.port:
             self._check_port_free()
-        (self.workdir / CHIEF_FILE).unlink(missing_ok=True)  # a chief killed before could have left one
         for _ in range(self.workers):
             self._start_worker()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         """Every worker ends (a trial still running stays in the oracle's state and runs again on --resume)."""
-        (self.workdir / CHIEF_FILE).unlink(missing_ok=True)
+        self._write_chief_file(ENDED)
         self._signal_workers()
         for worker in self.local:
             try:
@@ -182,14 +187,15 @@ class Chief:
                                "--listen HOST:PORT (port 0: any free port), or run with --workers 1.") from None
         self.port = server.port
         try:
-            self._write_chief_file(hard_deadline)
+            self._write_chief_file({"host": self.host, "port": self.port, "pid": os.getpid(),
+                                    "hard_deadline_unix": time.time() + (hard_deadline - time.monotonic())})
             if self.announce is not None:
                 self.announce(self.describe())
             with quiet_conditions():
                 self._serve(hard_deadline)
         finally:  # no trial runs any more (or Ctrl-C, an error): the workers end now, not after the export
             self._signal_workers()
-            (self.workdir / CHIEF_FILE).unlink(missing_ok=True)
+            self._write_chief_file(ENDED)
             server.stop()
         if self.start_failures and not self.oracle.rows:
             tuner.search(verbose=0)  # no worker could start: this process runs the trials
@@ -261,9 +267,7 @@ class Chief:
             if worker.process.poll() is None:
                 worker.process.terminate()
 
-    def _write_chief_file(self, hard_deadline: float) -> None:
-        info = {"host": self.host, "port": self.port, "pid": os.getpid(),
-                "hard_deadline_unix": time.time() + (hard_deadline - time.monotonic())}
+    def _write_chief_file(self, info: dict[str, Any]) -> None:
         part = self.workdir / (CHIEF_FILE + ".part")
         part.write_text(json.dumps(info))
         part.replace(self.workdir / CHIEF_FILE)
