@@ -24,7 +24,7 @@ import pytest
 from autoann.errors import AutoANNError
 from autoann.search import SearchOptions, default_workers, parse_address
 from autoann.search._budget import plan_search
-from autoann.search._worker import WorkerError, run_worker
+from autoann.search._worker import WorkerError, recycle_reason, run_worker
 from autoann.search._workers import CHIEF_FILE, WORKER_INPUTS, exit_reason
 
 PENGUINS = Path(__file__).resolve().parents[1] / "datasets" / "penguins.csv"
@@ -140,6 +140,19 @@ def test_a_worker_waiting_for_its_search_leaves_when_the_folder_goes(tmp_path):
     assert time.monotonic() - start < 60  # it did not wait out --wait
 
 
+@pytest.mark.parametrize("trials, first, last, left, expected", [
+    (3, 800.0, 810.0, 600.0, None),  # neither limit reached
+    (40, 800.0, 810.0, 600.0, "ran 40 trials"),
+    (5, 800.0, 864.0, 600.0, "grew from 800 to 864 MB"),
+    (5, None, None, 600.0, None),  # no memory figure (no /proc): only the trial count counts
+    (40, 800.0, 900.0, 59.0, None),  # the search's last minute: a new start would cost more than it gives back
+])
+def test_a_worker_starts_afresh_after_its_share_of_trials_or_growth_but_not_near_the_end(trials, first, last, left,
+                                                                                          expected):
+    assert recycle_reason(trials, first, last, left, after=40, growth_mb=64.0) == expected
+    assert recycle_reason(trials, first, last, left, after=0, growth_mb=0.0) is None  # 0: never
+
+
 # -- real searches on loopback --------------------------------------------------------------------------------------
 def _fit(workdir: Path, **knobs):
     from autoann.search import fit_run
@@ -156,7 +169,8 @@ def _trials(run) -> pd.DataFrame:
 @pytest.mark.usefixtures("_no_process_left")
 def test_two_workers_share_the_trials_record_memory_start_afresh_and_resume(tmp_path):
     options = SearchOptions(workers=2, refit=False, recycle=(2, 0.0))
-    run = _fit(tmp_path / "search", options=options, max_trials=7)
+    # a budget whose last minute starts after the trials are done: workers start afresh only before it
+    run = _fit(tmp_path / "search", options=options, max_trials=7, time_budget="10m")
     trials = _trials(run)
     assert len(trials) == 6 and set(trials.worker) == {"local1", "local2"}, trials[["trial_id", "worker"]]
     assert (trials.rss_mb > 0).all()  # every trial says how large its worker was when it ended
@@ -167,7 +181,7 @@ def test_two_workers_share_the_trials_record_memory_start_afresh_and_resume(tmp_
     assert run.metadata.hyperband["workers"] == 2
     assert json.loads((tmp_path / "search" / CHIEF_FILE).read_text()) == {"ended": True}  # a late worker leaves
 
-    again = _fit(tmp_path / "search", options=options, max_trials=10, resume=True)
+    again = _fit(tmp_path / "search", options=options, max_trials=10, resume=True, time_budget="10m")
     resumed = _trials(again)
     assert set(trials.trial_id) < set(resumed.trial_id) and len(resumed) == 9  # the 6 kept, 3 more
     # ... run by workers again: the word of the search before ("ended") does not send them away

@@ -25,7 +25,7 @@ import keras
 from autoann.search._hypermodel import AutoANNHyperModel
 from autoann.search._kt import HyperbandAdapter
 from autoann.search._oracle import FIT_RECORD, BudgetedOracle
-from autoann.search._worker import Recycle
+from autoann.search._worker import Recycle, recycle_reason
 
 PROJECT = "search"
 #: A full garbage collection costs ~0.25 s with TensorFlow loaded; Keras Tuner
@@ -56,7 +56,8 @@ class BudgetedHyperband(HyperbandAdapter):
 
     ``worker``: this tuner's name in the leaderboard. ``recycle_after`` / ``rss_growth_mb``: a worker
     leaves (:class:`Recycle`) after that many trials, or once its memory grew by that much since its
-    first trial; 0 never (the search's own process).
+    first trial, unless the search is in its last minute (:func:`~autoann.search._worker.recycle_reason`);
+    0 never (the search's own process).
     """
 
     def __init__(self, hypermodel: AutoANNHyperModel, oracle: BudgetedOracle, *, worker: str = "main",
@@ -99,11 +100,11 @@ class BudgetedHyperband(HyperbandAdapter):
         return history
 
     def pre_create_trial(self) -> None:
-        if self.recycle_after and self.trials_run >= self.recycle_after:
-            raise Recycle(f"{self.worker} ran {self.trials_run} trials")
-        if self.rss_growth_mb and None not in (self._first_rss, self._last_rss):
-            if self._last_rss - self._first_rss >= self.rss_growth_mb:
-                raise Recycle(f"{self.worker} grew from {self._first_rss:.0f} to {self._last_rss:.0f} MB")
+        why = recycle_reason(self.trials_run, self._first_rss, self._last_rss,
+                             self.hypermodel.deadline - time.monotonic(), after=self.recycle_after,
+                             growth_mb=self.rss_growth_mb)
+        if why:
+            raise Recycle(f"{self.worker} {why}")
 
     def on_trial_begin(self, trial) -> None:
         super().on_trial_begin(trial)

@@ -31,8 +31,26 @@ IDLE_SECONDS = 0.2
 CALL_TIMEOUT_SECONDS = 60.0
 
 
+#: a worker does not start afresh when less than this remains before the search's hard deadline: its new
+#: start (a TensorFlow import, ~5 s of a core) would cost trials, and the search's end gives its memory back
+KEEP_LAST_SECONDS = 60.0
+
+
 class Recycle(Exception):
     """A worker has run its share of trials (or grown past its memory limit) and leaves for a fresh one."""
+
+
+def recycle_reason(trials_run: int, first_mb: float | None, last_mb: float | None, seconds_left: float, *,
+                   after: int, growth_mb: float) -> str | None:
+    """Why a worker should start afresh now, or None: ``after`` trials run, or its memory grew by ``growth_mb``
+    since its first trial (either 0: never), while more than :data:`KEEP_LAST_SECONDS` of the search remain."""
+    if seconds_left < KEEP_LAST_SECONDS:
+        return None
+    if after and trials_run >= after:
+        return f"ran {trials_run} trials"
+    if growth_mb and first_mb is not None and last_mb is not None and last_mb - first_mb >= growth_mb:
+        return f"grew from {first_mb:.0f} to {last_mb:.0f} MB"
+    return None
 
 
 class WorkerError(AutoANNError):
