@@ -6,9 +6,12 @@ builds, compiles and fits a two-layer network with ``keras.backend.clear_session
 and a full ``gc.collect()`` before each model, as the Keras docs advise: if it
 grows as fast as the search does, the growth is TensorFlow/Keras', not
 autoann's bookkeeping (tensorflow/tensorflow#61791, keras-team/tf-keras#286).
+``--side keras-built`` is the same loop with the optimizer built before
+``fit`` (as autoann's trials do), not inside the first traced train step.
 
     python bench/memory_growth.py --side autoann --trials 60
     python bench/memory_growth.py --side keras --trials 60
+    python bench/memory_growth.py --side keras-built --trials 60
 """
 
 from __future__ import annotations
@@ -35,11 +38,11 @@ def autoann_side(trials: int) -> dict[int, int]:
 
     with tempfile.TemporaryDirectory() as work:
         run_search(space, prep, data, end=time.monotonic() + 10_000, export_seconds=0, workdir=Path(work),
-                   max_trials=trials, seed=0, on_trial=on_trial)
+                   max_trials=trials, seed=0, on_trial=on_trial, workers=1)  # the leak of one process
     return rss
 
 
-def keras_side(trials: int) -> dict[int, int]:
+def keras_side(trials: int, build_optimizer: bool = False) -> dict[int, int]:
     import keras
     import numpy as np
 
@@ -53,6 +56,8 @@ def keras_side(trials: int) -> dict[int, int]:
         model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(64, activation="elu"),
                                   keras.layers.Dense(1, activation="sigmoid")])
         model.compile("nadam", "binary_crossentropy", metrics=["auc"])
+        if build_optimizer:
+            model.optimizer.build(model.trainable_variables)
         model.fit(x, y, epochs=2, batch_size=32, validation_data=(x, y), verbose=0)
         if i % 10 == 0:
             rss[i] = round(rss_mb())
@@ -61,10 +66,13 @@ def keras_side(trials: int) -> dict[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--side", choices=["autoann", "keras"], required=True)
+    parser.add_argument("--side", choices=["autoann", "keras", "keras-built"], required=True)
     parser.add_argument("--trials", type=int, default=60)
     args = parser.parse_args()
-    rss = (autoann_side if args.side == "autoann" else keras_side)(args.trials)
+    if args.side == "autoann":
+        rss = autoann_side(args.trials)
+    else:
+        rss = keras_side(args.trials, build_optimizer=args.side == "keras-built")
     first, last = min(rss), max(rss)
     print(json.dumps({"side": args.side, "rss_mb": rss,
                       "mb_per_trial": round((rss[last] - rss[first]) / (last - first), 1)}))

@@ -229,10 +229,14 @@ def _chief_and_workers(train: list[str], work: Path) -> tuple[float, float]:
     workers = [subprocess.Popen([sys.executable, "-m", "autoann", "worker", str(work / ".run.partial" / "search"),
                                  "--id", f"ext{i}", "--threads", "1"], cwd=work, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL) for i in (1, 2)]
-    if chief.wait():
-        raise RuntimeError(chief.stderr.read()[-2000:])
-    for worker in workers:
-        worker.wait(timeout=120)
+    try:
+        if chief.wait():
+            raise RuntimeError(chief.stderr.read()[-2000:])
+        for worker in workers:
+            worker.wait(timeout=120)
+    finally:  # a worker that did not leave with its search is not left behind
+        for worker in workers:
+            worker.kill()
     return time.perf_counter() - start, _cpu_of_children() - cpu
 
 
