@@ -10,10 +10,13 @@ and the search overhead ratio = search wall x processes running trials / summed 
 chief after trials 10, 50 and 100, and of each worker as its leaderboard rows record it.
 ``loopback``: a chief serving only (``--workers 0``) and two ``autoann worker`` commands, against
 ``--workers 2``: the same search, started as separate commands.
+``timeline``: one search with the default workers (``fit_run``, in this process); per worker, its time in
+trials, inside ``fit``, and between trials (the gaps over a second are new starts), and its new starts.
 
     python bench/search_workers.py throughput --budgets 60 180 --seeds 0 1 2
     python bench/search_workers.py memory --trials 100 --workers 1 2
     python bench/search_workers.py loopback --budget 60 --seeds 0 1
+    python bench/search_workers.py timeline --budget 180
 """
 
 from __future__ import annotations
@@ -240,6 +243,25 @@ def _chief_and_workers(train: list[str], work: Path) -> tuple[float, float]:
     return time.perf_counter() - start, _cpu_of_children() - cpu
 
 
+def timeline(args) -> None:
+    import pandas as pd
+
+    from autoann.search import fit_run
+
+    with tempfile.TemporaryDirectory() as work:
+        run = fit_run(str(DATA), TARGET, workdir=Path(work), time_budget=f"{args.budget}s", seed=args.seed)
+        starts = {p.stem: p.read_text().count("starting afresh") for p in (Path(work) / "workers").glob("*.log")}
+    board = pd.DataFrame([r.to_json() for r in run.trials])
+    board = board[board.trial_id != "default"].assign(start=lambda b: b.finished_at - b.seconds)
+    for worker, trials in board.sort_values("start").groupby("worker"):
+        gaps = (trials.start.shift(-1) - trials.finished_at).dropna()
+        print(json.dumps({"worker": worker, "trials": len(trials), "in_trials": round(trials.seconds.sum(), 1),
+                          "in_fit": round(trials.fit_seconds.sum(), 1), "between_trials": round(gaps.sum(), 1),
+                          "gaps_over_1s": [round(g, 1) for g in gaps[gaps > 1]], "fresh_starts": starts.get(worker),
+                          "first_start": round(trials.start.min(), 1), "last_end": round(trials.finished_at.max(), 1),
+                          "planned_search_seconds": run.metadata.hyperband["search_seconds"]}))
+
+
 def _write(rows: list[dict], out: str | None) -> None:
     if out:
         with open(out, "w", newline="") as fh:
@@ -269,8 +291,11 @@ def main() -> None:
     three.add_argument("--budget", type=int, default=60)
     three.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     three.add_argument("--out", default=None)
+    four = commands.add_parser("timeline")
+    four.add_argument("--budget", type=int, default=180)
+    four.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    {"throughput": throughput, "memory": memory, "loopback": loopback}[args.command](args)
+    {"throughput": throughput, "memory": memory, "loopback": loopback, "timeline": timeline}[args.command](args)
 
 
 if __name__ == "__main__":
