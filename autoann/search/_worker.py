@@ -23,14 +23,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from autoann.errors import AutoANNError
-from autoann.search._workers import CHIEF_FILE, WORKER_INPUTS, parse_address, read_worker_inputs
+from autoann.search._workers import CHIEF_FILE, ENDED, WORKER_INPUTS, parse_address, read_worker_inputs
 
 #: how long a worker waits before asking again for a trial when the oracle has none to give yet
 IDLE_SECONDS = 0.2
 #: how long a call to the chief may wait for an answer before the worker decides the chief is gone
 CALL_TIMEOUT_SECONDS = 60.0
-
-
 #: a worker does not start afresh when less than this remains before the search's hard deadline: its new
 #: start (a TensorFlow import, ~5 s of a core) would cost trials, and the search's end gives its memory back
 KEEP_LAST_SECONDS = 60.0
@@ -172,8 +170,8 @@ def run_worker(workdir: str | Path, *, connect: str | None = None, tuner_id: str
 
     space = inputs["space"]
     hypermodel = AutoANNHyperModel(space, inputs["prep"], inputs["data"], seed=inputs["seed"])
-    chief = _chief_says(workdir) if _wait_for(workdir / CHIEF_FILE, give_up, parent) else {}
-    if "port" not in chief:  # the search ended while this worker started (e.g. afresh, after its share of trials)
+    chief = _chief_says(workdir) if _wait_for(workdir / CHIEF_FILE, give_up, parent) else ENDED
+    if chief.get("ended"):  # the search ended while this worker started (e.g. afresh, after its share of trials)
         return _ended(tuner_id, 0)
     host, port = parse_address(connect) if connect else (chief["host"], int(chief["port"]))
     hypermodel.deadline = time.monotonic() + (chief["hard_deadline_unix"] - time.time())
